@@ -1,0 +1,1 @@
+"""fpx command line: launch, call and check the fpx server."""

@@ -1,0 +1,479 @@
+"""SQLite backend of the Store: schema, one connection per worker process, queries.
+
+The connection lives in one dedicated thread, so a database that another process holds locked
+delays the requests that need it (up to `busy_timeout`) without ever blocking the event loop.
+WAL mode lets every worker process on the machine read while one writes; each state change of
+a task is one short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from server.store import (
+    UNFINISHED,
+    DuplicateTaskError,
+    Item,
+    QueueFullError,
+    Recovery,
+    StoreError,
+    Task,
+    TaskStatus,
+    User,
+)
+
+log = logging.getLogger("fpx.db")
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SEED_USERS = ("Rick", "Morty")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    description TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    wait_time INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress REAL NOT NULL DEFAULT 0,
+    result TEXT,
+    error TEXT,
+    worker TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
+CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (status, created_at)
+    WHERE status IN ('pending', 'running');
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
+"""
+
+TASK_COLUMNS = (
+    "id, status, wait_time, created_at, started_at, finished_at, progress, result, error, "
+    "worker, attempts"
+)
+
+
+def _task(row: tuple[Any, ...]) -> Task:
+    return Task(
+        id=row[0],
+        status=TaskStatus(row[1]),
+        wait_time=row[2],
+        created_at=row[3],
+        started_at=row[4],
+        finished_at=row[5],
+        progress=row[6],
+        result=row[7],
+        error=row[8],
+        worker=row[9],
+        attempts=row[10],
+    )
+
+
+def _item(row: tuple[Any, ...]) -> Item:
+    return Item(id=row[0], name=row[1], description=row[2], created_at=row[3])
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (a zombie does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+class SQLiteStore:
+    """The Store on one SQLite file. Every method runs in the store's own thread."""
+
+    def __init__(self, path: Path, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("the database is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "the database is not open"
+        return self._conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn in one write transaction, taken up front so it never has to upgrade a lock."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpx-db")
+        try:
+            await self._run(self._open)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"database {self.path} cannot use WAL mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._conn = conn
+            conn.executescript(SCHEMA)  # idempotent; executescript commits on its own
+            self._write(self._migrate)
+        except sqlite3.Error as exc:
+            conn.close()
+            self._conn = None
+            raise StoreError(f"cannot use database {self.path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            self._conn = None
+            raise
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO users (username) VALUES (?)", [(u,) for u in SEED_USERS]
+            )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            log.info("created database %s (seeded users %s)", self.path, ", ".join(SEED_USERS))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {row[0]}, newer than this fpx "
+                f"({SCHEMA_VERSION})"
+            )
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- users --------------------------------------------------------------------------------
+
+    async def list_users(self) -> list[User]:
+        return await self._run(self._list_users)
+
+    def _list_users(self) -> list[User]:
+        rows = self.conn.execute("SELECT username FROM users ORDER BY rowid").fetchall()
+        return [User(username=r[0]) for r in rows]
+
+    async def get_user(self, username: str) -> User | None:
+        return await self._run(self._get_user, username)
+
+    def _get_user(self, username: str) -> User | None:
+        row = self.conn.execute(
+            "SELECT username FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        return User(username=row[0]) if row else None
+
+    # -- items --------------------------------------------------------------------------------
+
+    async def create_item(self, name: str, description: str | None) -> Item:
+        return await self._run(self._create_item, name, description)
+
+    def _create_item(self, name: str, description: str | None) -> Item:
+        row = self.conn.execute(
+            "INSERT INTO items (name, description, created_at) VALUES (?, ?, ?) "
+            "RETURNING id, name, description, created_at",
+            (name, description, time.time()),
+        ).fetchone()
+        return _item(row)
+
+    async def get_item(self, item_id: int) -> Item | None:
+        return await self._run(self._get_item, item_id)
+
+    def _get_item(self, item_id: int) -> Item | None:
+        row = self.conn.execute(
+            "SELECT id, name, description, created_at FROM items WHERE id = ?", (item_id,)
+        ).fetchone()
+        return _item(row) if row else None
+
+    async def list_items(self, limit: int, offset: int) -> list[Item]:
+        return await self._run(self._list_items, limit, offset)
+
+    def _list_items(self, limit: int, offset: int) -> list[Item]:
+        rows = self.conn.execute(
+            "SELECT id, name, description, created_at FROM items ORDER BY id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        return [_item(r) for r in rows]
+
+    async def delete_item(self, item_id: int) -> bool:
+        return await self._run(self._delete_item, item_id)
+
+    def _delete_item(self, item_id: int) -> bool:
+        return self.conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task:
+        return await self._run(self._create_task, task_id, wait_time, max_unfinished)
+
+    def _create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task:
+        def create(conn: sqlite3.Connection) -> Task:
+            # Bounded by the limit + 1, so a full queue costs the same as a nearly full one.
+            unfinished = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status IN ('pending', 'running')"
+                " LIMIT ?)",
+                (max_unfinished,),
+            ).fetchone()[0]
+            if unfinished >= max_unfinished:
+                raise QueueFullError(unfinished)
+            try:
+                row = conn.execute(
+                    f"INSERT INTO tasks (id, status, wait_time, created_at) VALUES (?, ?, ?, ?) "
+                    f"RETURNING {TASK_COLUMNS}",
+                    (task_id, TaskStatus.PENDING.value, wait_time, time.time()),
+                ).fetchone()
+            except sqlite3.IntegrityError:
+                raise DuplicateTaskError(task_id) from None
+            return _task(row)
+
+        return self._write(create)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        return await self._run(self._get_task, task_id)
+
+    def _get_task(self, task_id: str) -> Task | None:
+        row = self.conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
+        return _task(row) if row else None
+
+    async def list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]:
+        return await self._run(self._list_tasks, status, limit)
+
+    def _list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]:
+        if status is None:
+            sql = f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?"
+            args: tuple[Any, ...] = (limit,)
+        else:
+            sql = (
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+            )
+            args = (status.value, limit)
+        return [_task(r) for r in self.conn.execute(sql, args).fetchall()]
+
+    async def count_tasks(self) -> dict[TaskStatus, int]:
+        return await self._run(self._count_tasks)
+
+    def _count_tasks(self) -> dict[TaskStatus, int]:
+        counts = dict.fromkeys(TaskStatus, 0)
+        for status, n in self.conn.execute("SELECT status, count(*) FROM tasks GROUP BY status"):
+            counts[TaskStatus(status)] = n
+        return counts
+
+    async def claim_tasks(self, worker: str, limit: int, task_id: str | None = None) -> list[Task]:
+        """Atomically move up to `limit` pending tasks (oldest first, or just `task_id`) to
+        running under `worker`. A task is claimed by exactly one worker."""
+        if limit <= 0:
+            return []
+        return await self._run(self._claim_tasks, worker, limit, task_id)
+
+    def _claim_tasks(self, worker: str, limit: int, task_id: str | None) -> list[Task]:
+        now = time.time()
+        if task_id is not None:
+            rows = self.conn.execute(
+                "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
+                "attempts = attempts + 1 WHERE id = ? AND status = 'pending' "
+                f"RETURNING {TASK_COLUMNS}",
+                (worker, now, task_id),
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
+                "attempts = attempts + 1 WHERE id IN (SELECT id FROM tasks WHERE status = "
+                "'pending' ORDER BY created_at, rowid LIMIT ?) "
+                f"RETURNING {TASK_COLUMNS}",
+                (worker, now, limit),
+            ).fetchall()
+        return [_task(r) for r in rows]
+
+    async def finish_task(
+        self,
+        task_id: str,
+        worker: str,
+        status: TaskStatus,
+        progress: float,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record how a running task ended; False when it is no longer this worker's to end
+        (cancelled meanwhile, or interrupted by a worker that took this one for dead)."""
+        return await self._run(self._finish_task, task_id, worker, status, progress, result, error)
+
+    def _finish_task(
+        self,
+        task_id: str,
+        worker: str,
+        status: TaskStatus,
+        progress: float,
+        result: str | None,
+        error: str | None,
+    ) -> bool:
+        cur = self.conn.execute(
+            "UPDATE tasks SET status = ?, finished_at = ?, progress = ?, result = ?, error = ? "
+            "WHERE id = ? AND status = 'running' AND worker = ?",
+            (status.value, time.time(), progress, result, error, task_id, worker),
+        )
+        return cur.rowcount > 0
+
+    async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
+        """Cancel a pending or running task. Returns the task as it now is (None if unknown)
+        and whether this call cancelled it."""
+        return await self._run(self._cancel_task, task_id)
+
+    def _cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
+        def cancel(conn: sqlite3.Connection) -> tuple[Task | None, bool]:
+            task = self._get_task(task_id)
+            if task is None or task.status not in UNFINISHED:
+                return task, False
+            now = time.time()
+            row = conn.execute(
+                "UPDATE tasks SET status = 'cancelled', finished_at = ?, progress = ? "
+                f"WHERE id = ? RETURNING {TASK_COLUMNS}",
+                (now, task.progress_at(now), task_id),
+            ).fetchone()
+            return _task(row), True
+
+        return self._write(cancel)
+
+    async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
+        """Renew the worker's lease; return which of its `running` tasks it no longer owns
+        (cancelled through another worker, or interrupted), so it stops them."""
+        return await self._run(self._heartbeat, worker, running)
+
+    def _heartbeat(self, worker: str, running: list[str]) -> list[str]:
+        now = time.time()
+        conn = self.conn
+        conn.execute(
+            "INSERT INTO workers (id, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (worker, self.pid, self.host, now, now),
+        )
+        if not running:
+            return []
+        marks = ",".join("?" * len(running))
+        rows = conn.execute(
+            f"SELECT id FROM tasks WHERE id IN ({marks}) "
+            "AND NOT (status = 'running' AND worker = ?)",
+            (*running, worker),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    async def recover(self, worker: str, lease_timeout: float) -> Recovery:
+        """End the running tasks of dead workers as interrupted and forget those workers.
+
+        A worker is dead when its lease ran out, or at once when it ran on this machine and its
+        process is gone. Tasks of live workers are never touched; pending tasks need nothing:
+        any worker claims them.
+        """
+        return await self._run(self._recover, worker, lease_timeout)
+
+    def _recover(self, worker: str, lease_timeout: float) -> Recovery:
+        def recover(conn: sqlite3.Connection) -> Recovery:
+            now = time.time()
+            live: list[str] = []
+            dead: list[str] = []
+            for wid, pid, host, beat in conn.execute(
+                "SELECT id, pid, host, heartbeat_at FROM workers"
+            ).fetchall():
+                gone = host == self.host and pid != self.pid and not _pid_alive(pid)
+                if wid != worker and (gone or now - beat > lease_timeout):
+                    dead.append(wid)
+                else:
+                    live.append(wid)
+            live.append(worker)
+            marks = ",".join("?" * len(live))
+            rows = conn.execute(
+                "UPDATE tasks SET status = 'interrupted', finished_at = ?, "
+                # Progress where it stopped: at the dead worker's last heartbeat.
+                "progress = CASE WHEN wait_time > 0 THEN min(1.0, max(0.0, (coalesce("
+                "  (SELECT min(heartbeat_at, ?) FROM workers w WHERE w.id = tasks.worker), ?)"
+                "  - started_at) / wait_time)) ELSE 0.0 END, "
+                "error = 'interrupted: the worker running it (' || coalesce(worker, '?') || "
+                "') stopped before it finished' "
+                f"WHERE status = 'running' AND (worker IS NULL OR worker NOT IN ({marks})) "
+                "RETURNING id",
+                (now, now, now, *live),
+            ).fetchall()
+            if dead:
+                conn.executemany("DELETE FROM workers WHERE id = ?", [(w,) for w in dead])
+            return Recovery(interrupted=[r[0] for r in rows], dead_workers=dead)
+
+        return self._write(recover)
+
+    async def remove_worker(self, worker: str) -> None:
+        await self._run(self._remove_worker, worker)
+
+    def _remove_worker(self, worker: str) -> None:
+        self.conn.execute("DELETE FROM workers WHERE id = ?", (worker,))

@@ -1,0 +1,100 @@
+"""Start-up and shut-down: the model registry, the database and the task runner.
+
+Each step is logged with its duration. A failing step stops start-up with the reason logged;
+the steps already done are undone, so nothing is left half-started.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.db import SQLiteStore
+from server.registry import BUILTIN_SPEC, ModelRegistry
+from server.settings import Settings
+from server.tasks import TaskRunner
+
+log = logging.getLogger("fpx.lifespan")
+
+
+class Phase:
+    STARTING = "starting"
+    READY = "ready"
+    STOPPING = "stopping"
+
+
+class _Step:
+    """Log how long a start-up or shut-down step took."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        ms = (time.perf_counter() - self.started) * 1000
+        if exc is None:
+            log.info("%s: done (%.1f ms)", self.what, ms)
+        else:
+            log.error("%s failed after %.1f ms: %s", self.what, ms, exc)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.phase = Phase.STARTING
+    started = time.perf_counter()
+    async with AsyncExitStack() as stack:
+        registry = ModelRegistry()
+        with _Step(f"loading {1 + len(settings.models)} models"):
+            stack.callback(_cleared, registry)
+            await registry.load([BUILTIN_SPEC, *settings.models])
+        app.state.registry = registry
+
+        store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
+        with _Step(f"opening database {settings.db}"):
+            await store.open()
+        stack.push_async_callback(_closed, store)
+        app.state.store = store
+
+        runner = TaskRunner(
+            store,
+            max_running=settings.max_running,
+            heartbeat_interval=settings.heartbeat_interval,
+            lease_timeout=settings.lease_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+            job=app.state.job,
+        )
+        with _Step("starting task runner"):
+            await runner.start()
+        stack.push_async_callback(_stopped, runner)
+        app.state.runner = runner
+
+        app.state.phase = Phase.READY
+        log.info("fpx ready in %.1f ms", (time.perf_counter() - started) * 1000)
+        try:
+            yield
+        finally:
+            app.state.phase = Phase.STOPPING
+            log.info("fpx stopping")
+    log.info("fpx stopped")
+
+
+def _cleared(registry: ModelRegistry) -> None:
+    with _Step(f"releasing {len(registry)} models"):
+        registry.clear()
+
+
+async def _closed(store: SQLiteStore) -> None:
+    with _Step("closing database"):
+        await store.close()
+
+
+async def _stopped(runner: TaskRunner) -> None:
+    with _Step("stopping task runner"):
+        await runner.stop()

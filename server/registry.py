@@ -1,0 +1,156 @@
+"""The ML model registry: loaders run once at start-up, predict callables served afterwards.
+
+A model is configured as `name=module:attr`. `module:attr` is a loader: called once, with no
+arguments, it returns the predict callable (float -> float, plain or async). A plain callable is
+run in a worker thread so a heavy model cannot block the event loop, unless it is marked
+cheap with `inline_model`, as the built-in one is: x * 42 is not worth a thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from anyio import to_thread
+
+from server.settings import ModelSpec
+
+log = logging.getLogger("fpx.models")
+
+BUILTIN_MODEL = "answer_to_everything"
+BUILTIN_SPEC = ModelSpec(name=BUILTIN_MODEL, loader="server.registry:load_answer_to_everything")
+
+Predict = Callable[[float], float] | Callable[[float], Awaitable[float]]
+
+
+def inline_model(fn: Callable[[float], float]) -> Callable[[float], float]:
+    """Mark a plain predict callable as cheap enough to run on the event loop."""
+    fn.fpx_inline = True  # type: ignore[attr-defined]
+    return fn
+
+
+@inline_model
+def answer_to_everything(x: float) -> float:
+    return x * 42
+
+
+def load_answer_to_everything() -> Predict:
+    return answer_to_everything
+
+
+class ModelLoadError(RuntimeError):
+    """A configured model could not be imported or loaded."""
+
+    def __init__(self, spec: ModelSpec, reason: str) -> None:
+        super().__init__(f"model {spec.name!r} ({spec.loader}) failed to load: {reason}")
+        self.spec = spec
+
+
+class UnknownModelError(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"model {name!r} not found")
+        self.name = name
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    name: str
+    loader: str
+    predict_fn: Predict
+    loaded_at: datetime
+    load_ms: float
+    is_async: bool = field(init=False)
+    inline: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.is_async = inspect.iscoroutinefunction(self.predict_fn) or inspect.iscoroutinefunction(
+            getattr(self.predict_fn, "__call__", None)  # noqa: B004 - callable instances
+        )
+        self.inline = bool(getattr(self.predict_fn, "fpx_inline", False))
+
+    async def predict(self, x: float) -> float:
+        if self.is_async:
+            result: Any = await self.predict_fn(x)  # type: ignore[misc]
+        elif self.inline:
+            result = self.predict_fn(x)
+        else:
+            result = await to_thread.run_sync(self.predict_fn, x)
+        return float(result)
+
+
+def _resolve(loader: str) -> Callable[[], Any]:
+    module_name, _, attr_path = loader.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        obj = getattr(obj, attr)
+    if not callable(obj):
+        raise TypeError(f"{loader} is not callable")
+    return obj
+
+
+class ModelRegistry:
+    """Loaded models by name. Filled by `load` at start-up, emptied by `clear` at shut-down."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, LoadedModel] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._models
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def names(self) -> list[str]:
+        return list(self._models)
+
+    def models(self) -> list[LoadedModel]:
+        return list(self._models.values())
+
+    def get(self, name: str) -> LoadedModel:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise UnknownModelError(name) from None
+
+    async def load(self, specs: Iterable[ModelSpec]) -> None:
+        """Load each model once; the first failure stops start-up with the model named."""
+        for spec in specs:
+            if spec.name in self._models:
+                raise ModelLoadError(spec, "a model of that name is already loaded")
+            started = time.perf_counter()
+            try:
+                loader = _resolve(spec.loader)
+                # Loaders may be slow (reading weights): keep them off the event loop.
+                predict_fn = await loader() if inspect.iscoroutinefunction(loader) else (
+                    await to_thread.run_sync(loader)
+                )
+                if asyncio.iscoroutine(predict_fn):
+                    predict_fn = await predict_fn
+                if not callable(predict_fn):
+                    raise TypeError(f"loader returned {type(predict_fn).__name__}, not a callable")
+            except Exception as exc:
+                raise ModelLoadError(spec, f"{type(exc).__name__}: {exc}") from exc
+            load_ms = (time.perf_counter() - started) * 1000
+            self._models[spec.name] = LoadedModel(
+                name=spec.name,
+                loader=spec.loader,
+                predict_fn=predict_fn,
+                loaded_at=datetime.now(UTC),
+                load_ms=round(load_ms, 3),
+            )
+            log.info("loaded model %s (%s) in %.1f ms", spec.name, spec.loader, load_ms)
+
+    def clear(self) -> None:
+        for name in list(self._models):
+            # Release the model's resources if it offers a way to.
+            close = getattr(self._models[name].predict_fn, "close", None)
+            if callable(close):
+                close()
+            del self._models[name]

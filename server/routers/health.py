@@ -1,0 +1,36 @@
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from server.deps import ModelsDep
+from server.lifespan import Phase
+from server.schemas import Alive, ModelPublic, NotReady, Ready
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/livez")
+async def livez() -> Alive:
+    """Whether the process serves at all."""
+    return Alive()
+
+
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": NotReady, "description": "Starting or stopping"}},
+)
+async def readyz(request: Request) -> Ready | JSONResponse:
+    """Whether every model is loaded, the database open and the task runner started."""
+    phase = request.app.state.phase
+    if phase != Phase.READY:
+        return JSONResponse({"status": phase}, status_code=503)
+    return Ready(models=request.app.state.registry.names())
+
+
+@router.get("/models", tags=["models"])
+async def list_models(registry: ModelsDep) -> list[ModelPublic]:
+    """The loaded models, with when and how fast each was loaded."""
+    return [
+        ModelPublic(name=m.name, loaded_at=m.loaded_at, load_ms=m.load_ms)
+        for m in registry.models()
+    ]

@@ -1,0 +1,27 @@
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from server.deps import ModelsDep
+from server.registry import BUILTIN_MODEL
+from server.schemas import ErrorResponse, Prediction
+
+router = APIRouter(tags=["predict"])
+
+
+@router.get(
+    "/predict",
+    responses={404: {"model": ErrorResponse, "description": "Unknown model"}},
+)
+async def predict(
+    x: Annotated[float, Query(allow_inf_nan=False, description="a finite number")],
+    registry: ModelsDep,
+    model: Annotated[str, Query(max_length=200, description="a loaded model")] = BUILTIN_MODEL,
+) -> Prediction:
+    """Run a model on x (the built-in one answers x * 42)."""
+    loaded = registry.get(model)
+    result = await loaded.predict(x)
+    if not math.isfinite(result):
+        raise HTTPException(422, f"model {model!r} gives a non-finite result for x={x!r}")
+    return Prediction(model=model, x=x, result=result)

@@ -1,0 +1,96 @@
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+
+from server.deps import RunnerDep, SettingsDep, StoreDep
+from server.schemas import ErrorResponse, TaskCounts, TaskCreate, TaskPublic
+from server.store import DuplicateTaskError, QueueFullError, TaskStatus
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such task"}}
+# How long a client refused for a full queue should wait before trying again.
+RETRY_AFTER_SECONDS = 1
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: {"model": ErrorResponse, "description": "A task with that id exists"},
+        503: {"model": ErrorResponse, "description": "Too many unfinished tasks; see Retry-After"},
+    },
+)
+async def submit_task(
+    body: TaskCreate,
+    background: BackgroundTasks,
+    settings: SettingsDep,
+    store: StoreDep,
+    runner: RunnerDep,
+    response: Response,
+) -> TaskPublic:
+    """Accept a job that waits `wait_time` seconds; it runs in the background."""
+    if body.wait_time > settings.max_wait:
+        raise RequestValidationError([{
+            "type": "less_than_equal",
+            "loc": ("body", "wait_time"),
+            "msg": f"Input should be less than or equal to {settings.max_wait}",
+            "input": body.wait_time,
+            "ctx": {"le": settings.max_wait},
+        }])
+    task_id = str(body.id or uuid.uuid4())
+    try:
+        task = await store.create_task(task_id, body.wait_time, settings.max_queued)
+    except DuplicateTaskError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except QueueFullError as exc:
+        raise HTTPException(
+            503, f"{exc}; try again later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from None
+    background.add_task(runner.submit, task.id)
+    response.headers["Location"] = f"/tasks/{task.id}"
+    return TaskPublic.of(task)
+
+
+@router.get("")
+async def list_tasks(
+    store: StoreDep,
+    status: Annotated[TaskStatus | None, Query(description="only tasks in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[TaskPublic]:
+    """Tasks, newest first."""
+    return [TaskPublic.of(t) for t in await store.list_tasks(status, limit)]
+
+
+@router.get("/counts")
+async def count_tasks(store: StoreDep) -> TaskCounts:
+    """How many tasks are in each state."""
+    counts = await store.count_tasks()
+    return TaskCounts(**{s.value: n for s, n in counts.items()})
+
+
+@router.get("/{task_id}", responses=NOT_FOUND)
+async def get_task(task_id: UUID, store: StoreDep) -> TaskPublic:
+    """A task's status, progress and result."""
+    task = await store.get_task(str(task_id))
+    if task is None:
+        raise HTTPException(404, f"task {task_id} not found")
+    return TaskPublic.of(task)
+
+
+@router.delete(
+    "/{task_id}",
+    responses={**NOT_FOUND, 409: {"model": ErrorResponse, "description": "Already finished"}},
+)
+async def cancel_task(task_id: UUID, store: StoreDep, runner: RunnerDep) -> TaskPublic:
+    """Cancel a pending or running task; whichever worker runs it stops within a second."""
+    task, cancelled = await store.cancel_task(str(task_id))
+    if task is None:
+        raise HTTPException(404, f"task {task_id} not found")
+    if not cancelled:
+        raise HTTPException(409, f"task {task_id} already finished ({task.status.value})")
+    runner.cancel_local(task.id)
+    return TaskPublic.of(task)

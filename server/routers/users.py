@@ -1,0 +1,47 @@
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import AfterValidator
+
+from server.deps import CurrentUser, StoreDep
+from server.schemas import ErrorResponse, UserPublic
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+_USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _valid_username(name: str) -> str:
+    if not _USERNAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "a username is 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', without '..'"
+        )
+    return name
+
+
+Username = Annotated[
+    str, Path(description="1-64 of [A-Za-z0-9_.-]"), AfterValidator(_valid_username)
+]
+
+
+@router.get("")
+@router.get("/", include_in_schema=False)
+async def list_users(store: StoreDep) -> list[UserPublic]:
+    """Every user."""
+    return [UserPublic(username=u.username) for u in await store.list_users()]
+
+
+@router.get("/me")
+async def read_current_user(user: CurrentUser) -> UserPublic:
+    """The current user."""
+    return user
+
+
+@router.get("/{username}", responses={404: {"model": ErrorResponse, "description": "No such user"}})
+async def get_user(username: Username, store: StoreDep) -> UserPublic:
+    """One user by name."""
+    user = await store.get_user(username)
+    if user is None:
+        raise HTTPException(404, f"user {username!r} not found")
+    return UserPublic(username=user.username)

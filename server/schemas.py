@@ -1,0 +1,119 @@
+"""Request and response models, one family per resource."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.store import Item, Task, TaskStatus
+
+
+def _utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class Alive(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    models: list[str]
+
+
+class NotReady(BaseModel):
+    status: Literal["starting", "stopping"]
+
+
+class ModelPublic(BaseModel):
+    name: str
+    loaded_at: datetime
+    load_ms: float
+
+
+class Prediction(BaseModel):
+    model: str
+    x: float
+    result: float
+
+
+class UserPublic(BaseModel):
+    username: str
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class ItemPublic(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, item: Item) -> ItemPublic:
+        return cls(
+            id=item.id, name=item.name, description=item.description,
+            created_at=_utc(item.created_at),
+        )
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # strict: "5", 5.0, true and null are refused, not coerced.
+    wait_time: Annotated[
+        int, Field(strict=True, ge=0, description="seconds the job runs, 0..max_wait")
+    ]
+    id: UUID | None = Field(None, description="a client-chosen id; one is made if absent")
+
+
+class TaskPublic(BaseModel):
+    id: UUID
+    status: TaskStatus
+    wait_time: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: Annotated[float, Field(ge=0.0, le=1.0)]
+    result: str | None
+    error: str | None
+    worker: str | None = Field(None, description="the worker that ran (or runs) it")
+    attempts: int = Field(0, description="how many times a worker started it")
+
+    @classmethod
+    def of(cls, task: Task) -> TaskPublic:
+        return cls(
+            id=UUID(task.id),
+            status=task.status,
+            wait_time=task.wait_time,
+            created_at=_utc(task.created_at),
+            started_at=_utc(task.started_at),
+            finished_at=_utc(task.finished_at),
+            progress=task.progress_at(time.time()),
+            result=task.result,
+            error=task.error,
+            worker=task.worker,
+            attempts=task.attempts,
+        )
+
+
+class TaskCounts(BaseModel):
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    interrupted: int

@@ -1,0 +1,129 @@
+"""The storage interface the routers and the task runner use, and the records it returns.
+
+SQLite (server/db.py) is the first backend; another (PostgreSQL, for several hosts sharing one
+database) implements the same `Store` protocol and touches neither the routers nor the runner.
+No FastAPI imports here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+UNFINISHED = (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used."""
+
+
+class QueueFullError(Exception):
+    """As many tasks as allowed are unfinished; the submission is refused."""
+
+    def __init__(self, unfinished: int) -> None:
+        super().__init__(f"{unfinished} tasks are unfinished, the most this server accepts")
+        self.unfinished = unfinished
+
+
+class DuplicateTaskError(Exception):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id} already exists")
+        self.task_id = task_id
+
+
+@dataclass(slots=True, frozen=True)
+class User:
+    username: str
+
+
+@dataclass(slots=True, frozen=True)
+class Item:
+    id: int
+    name: str
+    description: str | None
+    created_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class Task:
+    """A task row. Times are Unix seconds; `progress` is stored once the task has ended."""
+
+    id: str
+    status: TaskStatus
+    wait_time: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    progress: float
+    result: str | None
+    error: str | None
+    worker: str | None
+    attempts: int
+
+    def progress_at(self, now: float) -> float:
+        """0.0..1.0: the elapsed part of wait_time while running, as stored otherwise."""
+        if self.status is TaskStatus.RUNNING and self.started_at is not None:
+            if self.wait_time <= 0:
+                return 0.0
+            return max(0.0, min(1.0, (now - self.started_at) / self.wait_time))
+        return self.progress
+
+
+@dataclass(slots=True, frozen=True)
+class Recovery:
+    """What a recovery pass did: tasks of dead workers it ended, and those workers."""
+
+    interrupted: list[str]
+    dead_workers: list[str]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # users
+    async def list_users(self) -> list[User]: ...
+    async def get_user(self, username: str) -> User | None: ...
+
+    # items
+    async def create_item(self, name: str, description: str | None) -> Item: ...
+    async def get_item(self, item_id: int) -> Item | None: ...
+    async def list_items(self, limit: int, offset: int) -> list[Item]: ...
+    async def delete_item(self, item_id: int) -> bool: ...
+
+    # tasks
+    async def create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task: ...
+    async def get_task(self, task_id: str) -> Task | None: ...
+    async def list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]: ...
+    async def count_tasks(self) -> dict[TaskStatus, int]: ...
+    async def claim_tasks(
+        self, worker: str, limit: int, task_id: str | None = None
+    ) -> list[Task]: ...
+    async def finish_task(
+        self,
+        task_id: str,
+        worker: str,
+        status: TaskStatus,
+        progress: float,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> bool: ...
+    async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]: ...
+    async def heartbeat(self, worker: str, running: list[str]) -> list[str]: ...
+    async def recover(self, worker: str, lease_timeout: float) -> Recovery: ...
+    async def remove_worker(self, worker: str) -> None: ...

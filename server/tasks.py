@@ -1,0 +1,206 @@
+"""The task runner: bounded execution of background jobs, leases, cancels, recovery.
+
+Jobs run as asyncio tasks owned by the runner, at most `max_running` at once per worker process,
+apart from the request threadpool: a sleeping job costs a timer, not a thread. Every state change
+goes through the Store, so all workers on one database see the same tasks; a maintenance loop
+renews this worker's lease, stops jobs cancelled through another worker, ends the tasks of dead
+workers and claims pending work. No FastAPI imports here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from server.store import Store, Task, TaskStatus
+
+log = logging.getLogger("fpx.tasks")
+
+Job = Callable[[Task], Awaitable[str]]
+
+INTERRUPTED_BY_STOP = "interrupted: the server stopped while it ran"
+
+
+async def sleep_job(task: Task) -> str:
+    """The demo job: wait `wait_time` seconds without holding a thread."""
+    await asyncio.sleep(task.wait_time)
+    return f"task done after {task.wait_time}"
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_running: int,
+        heartbeat_interval: float,
+        lease_timeout: float,
+        shutdown_timeout: float,
+        job: Job = sleep_job,
+    ) -> None:
+        self.store = store
+        self.max_running = max_running
+        self.heartbeat_interval = heartbeat_interval
+        self.lease_timeout = lease_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.job = job
+        self.worker_id = new_worker_id()
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._claiming = 0  # slots held by claims still waiting for the store
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> list[str]:
+        return list(self._jobs)
+
+    async def start(self) -> None:
+        """Register this worker, end what dead workers left running, pick up pending work."""
+        await self.store.heartbeat(self.worker_id, [])
+        await self._recover()
+        self._loop = asyncio.create_task(self._maintain(), name="fpx-task-runner")
+        await self._fill()
+        log.info("task runner %s started (max %d running)", self.worker_id, self.max_running)
+
+    async def submit(self, task_id: str) -> None:
+        """Start a newly created task now if there is room; otherwise it waits, pending, for a
+        free slot on any worker. Called as the request's background task."""
+        if self._stopping:
+            return
+        if self._free_slots() < 1:
+            self._wake.set()
+            return
+        await self._claim(1, task_id)
+
+    def cancel_local(self, task_id: str) -> bool:
+        """Stop a job of this worker whose task was just cancelled in the store."""
+        job = self._jobs.get(task_id)
+        if job is None:
+            return False
+        job.cancel()
+        return True
+
+    async def stop(self) -> None:
+        """Stop claiming; give running jobs up to `shutdown_timeout` to finish, then interrupt
+        them. Pending tasks stay pending for the next start."""
+        self._stopping = True
+        if self._loop is not None:
+            # Let the loop finish its pass rather than cancel it: a claim cancelled half-way
+            # would leave tasks running in the store with no job behind them.
+            self._wake.set()
+            await self._loop
+        jobs = list(self._jobs.values())
+        if jobs:
+            log.info("waiting up to %.1fs for %d running tasks", self.shutdown_timeout, len(jobs))
+            _, late = await asyncio.wait(jobs, timeout=self.shutdown_timeout)
+            for job in late:
+                job.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+                log.info("interrupted %d running tasks", len(late))
+        await self.store.remove_worker(self.worker_id)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _launch(self, task: Task) -> None:
+        self._jobs[task.id] = asyncio.create_task(self._execute(task), name=f"fpx-task-{task.id}")
+
+    async def _execute(self, task: Task) -> None:
+        log.debug("task %s started (wait_time %d)", task.id, task.wait_time)
+        started = time.time()
+        try:
+            try:
+                result = await self.job(task)
+            except asyncio.CancelledError:
+                # Cancelled by the user (the store already says so), taken over after a lost
+                # lease (likewise), or stopped by shut-down: only the last is ours to record.
+                if self._stopping:
+                    progress = self._progress(task, started)
+                    await self.store.finish_task(
+                        task.id, self.worker_id, TaskStatus.INTERRUPTED, progress,
+                        error=INTERRUPTED_BY_STOP,
+                    )
+                raise
+            except Exception as exc:
+                log.exception("task %s failed", task.id)
+                await self.store.finish_task(
+                    task.id, self.worker_id, TaskStatus.FAILED, self._progress(task, started),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            else:
+                if await self.store.finish_task(
+                    task.id, self.worker_id, TaskStatus.SUCCEEDED, 1.0, result=result
+                ):
+                    log.debug("task %s succeeded", task.id)
+        finally:
+            del self._jobs[task.id]
+            self._wake.set()
+
+    @staticmethod
+    def _progress(task: Task, started: float) -> float:
+        if task.wait_time <= 0:
+            return 0.0
+        return max(0.0, min(1.0, (time.time() - started) / task.wait_time))
+
+    async def _fill(self) -> None:
+        if not self._stopping:
+            await self._claim(self._free_slots())
+
+    def _free_slots(self) -> int:
+        return self.max_running - len(self._jobs) - self._claiming
+
+    async def _claim(self, limit: int, task_id: str | None = None) -> None:
+        if limit <= 0:
+            return
+        # Hold the slots while the claim is in flight, so concurrent claims never exceed
+        # max_running between them.
+        self._claiming += limit
+        try:
+            tasks = await self.store.claim_tasks(self.worker_id, limit, task_id)
+        finally:
+            self._claiming -= limit
+        for task in tasks:
+            self._launch(task)
+
+    async def _recover(self) -> None:
+        recovery = await self.store.recover(self.worker_id, self.lease_timeout)
+        if recovery.interrupted or recovery.dead_workers:
+            log.warning(
+                "recovered after dead workers %s: %d running tasks marked interrupted",
+                ", ".join(recovery.dead_workers) or "(none)",
+                len(recovery.interrupted),
+            )
+
+    async def _maintain(self) -> None:
+        next_beat = time.monotonic() + self.heartbeat_interval
+        beats = 0
+        while not self._stopping:
+            timeout = max(0.0, next_beat - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + self.heartbeat_interval
+                    beats += 1
+                    for task_id in await self.store.heartbeat(self.worker_id, self.running):
+                        log.info("task %s ended elsewhere (cancelled); stopping its job", task_id)
+                        self.cancel_local(task_id)
+                    # Dead workers are rare: look for them every few beats, not every one.
+                    if beats % 4 == 0:
+                        await self._recover()
+                await self._fill()
+            except Exception:
+                # A locked or failing database must not end the runner: log and go on.
+                log.exception("task runner maintenance failed; retrying")
