@@ -50,11 +50,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.phase = Phase.STARTING
     started = time.perf_counter()
     async with AsyncExitStack() as stack:
-        registry = ModelRegistry()
+        registry = app.state.registry = ModelRegistry()
+        stack.callback(_cleared, registry)
         with _Step(f"loading {1 + len(settings.models)} models"):
-            stack.callback(_cleared, registry)
             await registry.load([BUILTIN_SPEC, *settings.models])
-        app.state.registry = registry
 
         store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
         with _Step(f"opening database {settings.db}"):

@@ -38,7 +38,11 @@ async def read_current_user(user: CurrentUser) -> UserPublic:
     return user
 
 
-@router.get("/{username}", responses={404: {"model": ErrorResponse, "description": "No such user"}})
+# `:path` so that a name with a slash reaches the validator and gets a 422 naming the problem,
+# rather than a bare 404 from the router.
+@router.get(
+    "/{username:path}", responses={404: {"model": ErrorResponse, "description": "No such user"}}
+)
 async def get_user(username: Username, store: StoreDep) -> UserPublic:
     """One user by name."""
     user = await store.get_user(username)

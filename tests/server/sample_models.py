@@ -1,0 +1,48 @@
+"""Model loaders used by the tests through FPX_MODELS / Settings.models."""
+
+from __future__ import annotations
+
+import threading
+
+calls: list[str] = []
+
+
+def load_double():
+    def double(x: float) -> float:
+        calls.append(threading.current_thread().name)
+        return 2 * x
+
+    return double
+
+
+def load_async_square():
+    async def square(x: float) -> float:
+        return x * x
+
+    return square
+
+
+async def load_async_loader():
+    return lambda x: x + 1
+
+
+def load_broken():
+    raise RuntimeError("weights file missing")
+
+
+def load_not_callable():
+    return 42
+
+
+class Closable:
+    closed = False
+
+    def __call__(self, x: float) -> float:
+        return -x
+
+    def close(self) -> None:
+        Closable.closed = True
+
+
+def load_closable():
+    return Closable()

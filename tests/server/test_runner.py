@@ -1,0 +1,282 @@
+"""The task state machine, tested on the runner and the SQLite store themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from server.db import SQLiteStore
+from server.store import Task, TaskStatus
+from server.tasks import INTERRUPTED_BY_STOP, Job, TaskRunner, sleep_job
+
+pytestmark = pytest.mark.anyio
+
+
+async def until(probe, timeout: float = 5.0, what: str = ""):
+    """Await `probe()` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+        await asyncio.sleep(0.01)
+
+
+class Gate:
+    """A job that runs until the test releases it (or fails it)."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, asyncio.Event] = {}
+        self.release: dict[str, asyncio.Event] = {}
+        self.fail: set[str] = set()
+        self.runs: list[str] = []
+
+    async def __call__(self, task: Task) -> str:
+        self.runs.append(task.id)
+        self.started.setdefault(task.id, asyncio.Event()).set()
+        await self.release.setdefault(task.id, asyncio.Event()).wait()
+        if task.id in self.fail:
+            raise ValueError("the model exploded")
+        return f"done {task.id}"
+
+    def open(self, task_id: str) -> None:
+        self.release.setdefault(task_id, asyncio.Event()).set()
+
+
+@asynccontextmanager
+async def running(
+    db: Path, job: Job = sleep_job, *, stop: bool = True, **options
+) -> AsyncIterator[TaskRunner]:
+    store = SQLiteStore(db)
+    await store.open()
+    params = {"max_running": 10, "heartbeat_interval": 0.05, "lease_timeout": 60.0,
+              "shutdown_timeout": 0.2}
+    runner = TaskRunner(store, job=job, **(params | options))
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        if stop:
+            await runner.stop()
+        await store.close()
+
+
+async def submit(runner: TaskRunner, wait_time: int = 0) -> str:
+    task = await runner.store.create_task(str(uuid.uuid4()), wait_time, 10_000)
+    assert task.status is TaskStatus.PENDING
+    await runner.submit(task.id)
+    return task.id
+
+
+async def status(runner: TaskRunner, task_id: str) -> TaskStatus:
+    task = await runner.store.get_task(task_id)
+    assert task is not None
+    return task.status
+
+
+async def test_pending_running_succeeded(db_path):
+    gate = Gate()
+    async with running(db_path, gate) as runner:
+        task_id = await submit(runner)
+        await until(lambda: _true(gate.started.get(task_id)))
+        assert await status(runner, task_id) is TaskStatus.RUNNING
+        gate.open(task_id)
+        await until(lambda: _is(runner, task_id, TaskStatus.SUCCEEDED))
+        task = await runner.store.get_task(task_id)
+        assert task.result == f"done {task_id}" and task.progress == 1.0
+        assert task.worker == runner.worker_id and task.attempts == 1
+
+
+async def test_a_job_that_raises_ends_failed_with_the_error(db_path):
+    gate = Gate()
+    async with running(db_path, gate) as runner:
+        task_id = await submit(runner)
+        gate.fail.add(task_id)
+        gate.open(task_id)
+        await until(lambda: _is(runner, task_id, TaskStatus.FAILED))
+        task = await runner.store.get_task(task_id)
+        assert task.error == "ValueError: the model exploded"
+        assert task.result is None
+
+
+async def test_cancel_stops_the_job_and_it_stays_cancelled(db_path):
+    gate = Gate()
+    async with running(db_path, gate) as runner:
+        task_id = await submit(runner)
+        await until(lambda: _true(gate.started.get(task_id)))
+        task, cancelled = await runner.store.cancel_task(task_id)
+        assert cancelled and task.status is TaskStatus.CANCELLED
+        assert runner.cancel_local(task_id)
+        await until(lambda: _true(task_id not in runner.running))
+        assert await status(runner, task_id) is TaskStatus.CANCELLED
+        # A finished task cannot be cancelled again.
+        task, cancelled = await runner.store.cancel_task(task_id)
+        assert not cancelled and task.status is TaskStatus.CANCELLED
+
+
+async def test_cancel_pending_task_never_runs(db_path):
+    gate = Gate()
+    async with running(db_path, gate, max_running=1) as runner:
+        first = await submit(runner)
+        second = await submit(runner)
+        assert await status(runner, second) is TaskStatus.PENDING
+        await runner.store.cancel_task(second)
+        gate.open(first)
+        await until(lambda: _is(runner, first, TaskStatus.SUCCEEDED))
+        await until(lambda: _true(not runner.running))
+        assert second not in gate.runs
+        assert await status(runner, second) is TaskStatus.CANCELLED
+
+
+async def test_running_is_bounded_by_max_running(db_path):
+    gate = Gate()
+    async with running(db_path, gate, max_running=2) as runner:
+        ids = [await submit(runner) for _ in range(5)]
+        await until(lambda: _true(len(gate.runs) == 2))
+        counts = await runner.store.count_tasks()
+        assert counts[TaskStatus.RUNNING] == 2 and counts[TaskStatus.PENDING] == 3
+        for task_id in ids:  # release all; the rest are claimed as slots free up
+            gate.open(task_id)
+        await until(lambda: _count(runner, TaskStatus.SUCCEEDED, 5), what="all five done")
+        assert sorted(gate.runs) == sorted(ids)  # each ran exactly once
+
+
+async def test_the_sleep_job_reports_progress_while_running(db_path):
+    async with running(db_path) as runner:
+        task_id = await submit(runner, wait_time=20)
+        task = await until(lambda: _running_with_progress(runner, task_id))
+        assert 0 < task.progress_at(time.time()) < 1
+
+
+async def test_stop_is_bounded_and_interrupts_running_but_keeps_pending(db_path):
+    async with running(db_path, max_running=1, shutdown_timeout=0.2, stop=False) as runner:
+        run_id = await submit(runner, wait_time=3600)
+        pending_id = await submit(runner, wait_time=3600)
+        await until(lambda: _is(runner, run_id, TaskStatus.RUNNING))
+        started = time.monotonic()
+        await runner.stop()
+        assert time.monotonic() - started < 10  # not the hour the job wanted
+        task = await runner.store.get_task(run_id)
+        assert task.status is TaskStatus.INTERRUPTED and task.error == INTERRUPTED_BY_STOP
+        assert await status(runner, pending_id) is TaskStatus.PENDING
+
+
+async def test_a_cancel_through_another_worker_stops_the_job_within_a_second(db_path):
+    gate = Gate()
+    async with running(db_path, gate) as a, running(db_path, Gate()) as b:
+        task_id = await submit(a)
+        await until(lambda: _true(task_id in a.running))
+        _, cancelled = await b.store.cancel_task(task_id)
+        assert cancelled
+        assert not b.cancel_local(task_id)  # b does not run it: a must notice by itself
+        await until(lambda: _true(task_id not in a.running), timeout=1.5, what="a to stop it")
+        assert await status(a, task_id) is TaskStatus.CANCELLED
+
+
+async def test_a_starting_worker_leaves_a_live_workers_tasks_alone(db_path):
+    gate = Gate()
+    async with running(db_path, gate) as a:
+        task_id = await submit(a)
+        await until(lambda: _true(task_id in a.running))
+        async with running(db_path, Gate(), lease_timeout=0.5) as b:
+            # b recovered once at start-up; a recovery pass of its own must not touch it either.
+            recovery = await b.store.recover(b.worker_id, b.lease_timeout)
+            assert recovery.interrupted == [] and recovery.dead_workers == []
+            assert await status(b, task_id) is TaskStatus.RUNNING
+        gate.open(task_id)
+        await until(lambda: _is(a, task_id, TaskStatus.SUCCEEDED))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _leave_behind(db: Path, worker_pid: int, heartbeat_age: float) -> tuple[str, str]:
+    """Write what a worker that died leaves in the database: one running, one pending task."""
+    running_id, pending_id = str(uuid.uuid4()), str(uuid.uuid4())
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO workers VALUES (?, ?, ?, ?, ?)",
+            ("dead-worker", worker_pid, socket.gethostname(), now - 100, now - heartbeat_age),
+        )
+        conn.execute(
+            "INSERT INTO tasks (id, status, wait_time, created_at, started_at, worker, attempts)"
+            " VALUES (?, 'running', 10, ?, ?, 'dead-worker', 1)",
+            (running_id, now - 5, now - 5),
+        )
+        conn.execute(
+            "INSERT INTO tasks (id, status, wait_time, created_at) VALUES (?, 'pending', 0, ?)",
+            (pending_id, now - 4),
+        )
+    return running_id, pending_id
+
+
+async def _create_schema(db: Path) -> None:
+    store = SQLiteStore(db)
+    await store.open()
+    await store.close()
+
+
+async def test_a_worker_whose_lease_ran_out_is_taken_over(db_path):
+    await _create_schema(db_path)
+    # pid 1 is alive, so only the lease can tell this worker is dead.
+    running_id, pending_id = _leave_behind(db_path, worker_pid=1, heartbeat_age=0.0)
+    async with running(db_path, lease_timeout=0.5) as live:
+        # The pending task is taken over at once; the running one once the lease runs out.
+        await until(lambda: _is(live, pending_id, TaskStatus.SUCCEEDED), what="pending taken over")
+        task = await until(lambda: _task_if(live, running_id, TaskStatus.INTERRUPTED), 5)
+        assert "dead-worker" in task.error and "stopped before it finished" in task.error
+        assert 0 < task.progress < 1
+
+
+async def test_a_dead_local_process_is_noticed_at_once(db_path):
+    await _create_schema(db_path)
+    running_id, pending_id = _leave_behind(db_path, worker_pid=_dead_pid(), heartbeat_age=0.0)
+    async with running(db_path, lease_timeout=3600) as runner:
+        # Straight after start-up, without waiting for any lease.
+        assert await status(runner, running_id) is TaskStatus.INTERRUPTED
+        await until(lambda: _is(runner, pending_id, TaskStatus.SUCCEEDED))
+
+
+# -- small probes --------------------------------------------------------------------------------
+
+
+async def _true(value) -> bool:
+    if isinstance(value, asyncio.Event):
+        return value.is_set()
+    return bool(value)
+
+
+async def _is(runner: TaskRunner, task_id: str, expected: TaskStatus) -> bool:
+    return await status(runner, task_id) is expected
+
+
+async def _task_if(runner: TaskRunner, task_id: str, expected: TaskStatus) -> Task | None:
+    task = await runner.store.get_task(task_id)
+    return task if task is not None and task.status is expected else None
+
+
+async def _count(runner: TaskRunner, expected: TaskStatus, n: int) -> bool:
+    return (await runner.store.count_tasks())[expected] == n
+
+
+async def _running_with_progress(runner: TaskRunner, task_id: str) -> Task | None:
+    task = await runner.store.get_task(task_id)
+    if task and task.status is TaskStatus.RUNNING and task.progress_at(time.time()) > 0:
+        return task
+    return None
