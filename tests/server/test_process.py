@@ -1,0 +1,38 @@
+"""`python -m server` as a user starts it: serves, then stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+
+import httpx
+
+from tests.live import ServerProcess, port_is_free
+
+
+def test_python_m_server_serves_and_stops_gracefully(tmp_path):
+    server = ServerProcess(tmp_path, {"FPX_SHUTDOWN_TIMEOUT": "0.5"})
+    with server:
+        assert httpx.get(server.url + "/predict", params={"x": 3.5}).json() == {
+            "model": "answer_to_everything", "x": 3.5, "result": 147.0
+        }
+        task = httpx.post(server.url + "/tasks", json={"wait_time": 3600}).json()
+        server.signal(signal.SIGTERM)
+        # As uvicorn does, after a complete graceful shut-down the process re-raises the
+        # signal it was stopped by, so its parent sees "terminated by SIGTERM".
+        assert server.wait(timeout=20) == -signal.SIGTERM
+    assert port_is_free(server.port)
+    log = server.log()
+    for line in ("fpx ready in", "stopping task runner: done", "closing database: done",
+                 "releasing 1 models: done", "fpx stopped"):
+        assert line in log, log
+    with sqlite3.connect(server.db) as conn:
+        [(status,)] = conn.execute("SELECT status FROM tasks WHERE id = ?", (task["id"],))
+    assert status == "interrupted"
+
+
+def test_bad_settings_exit_2_with_the_setting_named(tmp_path):
+    server = ServerProcess(tmp_path, {"FPX_MAX_WAIT": "soon"}, wait_ready=False)
+    with server:
+        assert server.wait(timeout=20) == 2
+    assert "max_wait" in server.log()
