@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from server import __version__
+from server.auth import UNAUTHORIZED, require_token
 from server.errors import install_error_handling
 from server.lifespan import lifespan
 from server.routers import health, items, predict, tasks, users
@@ -24,7 +25,13 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     app.state.settings = settings
     app.state.job = job or sleep_job
     app.state.phase = "starting"
-    for module in (health, predict, users, items, tasks):
-        app.include_router(module.router)
-    install_error_handling(app)
+    app.include_router(health.router)
+    # Access control costs nothing when it is off: the dependency is only added when on.
+    guarded: dict = {}
+    if settings.api_token is not None:
+        app.state.token = settings.api_token.get_secret_value().encode()
+        guarded = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED}
+    for module in (predict, users, items, tasks):
+        app.include_router(module.router, **guarded)
+    install_error_handling(app, settings.max_body_size)
     return app

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -40,7 +40,7 @@ class ModelSpec(BaseModel):
 class Settings(BaseSettings):
     """fpx server settings; each field is read from FPX_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="FPX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FPX_", extra="ignore", validate_assignment=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(5.0, ge=0)
     default_user: str = "fakecurrentuser"
     log_level: LogLevel = "info"
+    # When set, every API operation but /livez and /readyz needs `Authorization: Bearer <it>`.
+    api_token: SecretStr | None = None
+    max_body_size: int = Field(64 * 1024, ge=0, description="largest request body, in bytes")
     # How often a worker renews its lease and looks for cancels and pending work, and how long
     # a lease lasts without renewal before the worker is taken for dead.
     heartbeat_interval: float = Field(0.5, gt=0)
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
         if isinstance(value, list | tuple):
             return [ModelSpec.parse(v) if isinstance(v, str) else v for v in value]
         return value
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

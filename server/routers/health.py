@@ -1,9 +1,8 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from server.deps import ModelsDep
 from server.lifespan import Phase
-from server.schemas import Alive, ModelPublic, NotReady, Ready
+from server.schemas import Alive, NotReady, Ready
 
 router = APIRouter(tags=["health"])
 
@@ -25,12 +24,3 @@ async def readyz(request: Request) -> Ready | JSONResponse:
     if phase != Phase.READY:
         return JSONResponse({"status": phase}, status_code=503)
     return Ready(models=request.app.state.registry.names())
-
-
-@router.get("/models", tags=["models"])
-async def list_models(registry: ModelsDep) -> list[ModelPublic]:
-    """The loaded models, with when and how fast each was loaded."""
-    return [
-        ModelPublic(name=m.name, loaded_at=m.loaded_at, load_ms=m.load_ms)
-        for m in registry.models()
-    ]

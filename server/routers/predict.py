@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from server.deps import ModelsDep
 from server.registry import BUILTIN_MODEL
-from server.schemas import ErrorResponse, Prediction
+from server.schemas import ErrorResponse, ModelPublic, Prediction
 
 router = APIRouter(tags=["predict"])
 
@@ -25,3 +25,12 @@ async def predict(
     if not math.isfinite(result):
         raise HTTPException(422, f"model {model!r} gives a non-finite result for x={x!r}")
     return Prediction(model=model, x=x, result=result)
+
+
+@router.get("/models", tags=["models"])
+async def list_models(registry: ModelsDep) -> list[ModelPublic]:
+    """The loaded models, with when and how fast each was loaded."""
+    return [
+        ModelPublic(name=m.name, loaded_at=m.loaded_at, load_ms=m.load_ms)
+        for m in registry.models()
+    ]

@@ -3,11 +3,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import AfterValidator
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from server.deps import CurrentUser, StoreDep
 from server.schemas import ErrorResponse, UserPublic
 
 router = APIRouter(prefix="/users", tags=["users"])
+
+
+class AnyTextConvertor(PathConvertor):
+    """Like `:path`, and newlines too: every malformed name reaches the validator and gets a
+    422 naming the problem, rather than a bare 404 from the router."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anytext", AnyTextConvertor())
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -38,10 +49,8 @@ async def read_current_user(user: CurrentUser) -> UserPublic:
     return user
 
 
-# `:path` so that a name with a slash reaches the validator and gets a 422 naming the problem,
-# rather than a bare 404 from the router.
 @router.get(
-    "/{username:path}", responses={404: {"model": ErrorResponse, "description": "No such user"}}
+    "/{username:anytext}", responses={404: {"model": ErrorResponse, "description": "No such user"}}
 )
 async def get_user(username: Username, store: StoreDep) -> UserPublic:
     """One user by name."""

@@ -1,0 +1,117 @@
+"""Bad input gets a clear 4xx naming the problem, never a 500, and nothing is stored half-way."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+
+UUID0 = "00000000-0000-4000-8000-000000000000"
+JSON = {"content-type": "application/json"}
+
+CASES = [
+    # (id, method, url, request kwargs, status, words the detail must contain)
+    ("x not a number", "GET", "/predict?x=abc", {}, 422, ["x", "valid number"]),
+    ("x empty", "GET", "/predict?x=", {}, 422, ["x", "valid number"]),
+    ("x missing", "GET", "/predict", {}, 422, ["x", "Field required"]),
+    ("x inf", "GET", "/predict?x=inf", {}, 422, ["x", "finite number"]),
+    ("x -inf", "GET", "/predict?x=-inf", {}, 422, ["x", "finite number"]),
+    ("x nan", "GET", "/predict?x=nan", {}, 422, ["x", "finite number"]),
+    ("x overflows", "GET", "/predict?x=1e999", {}, 422, ["x", "finite number"]),
+    ("result overflows", "GET", "/predict?x=1e308", {}, 422, ["non-finite result"]),
+    ("model too long", "GET", "/predict?x=1&model=" + "m" * 201, {}, 422, ["model", "at most"]),
+    ("wait negative", "POST", "/tasks", {"json": {"wait_time": -5}}, 422,
+     ["wait_time", "greater than or equal to 0"]),
+    ("wait above max", "POST", "/tasks", {"json": {"wait_time": 3601}}, 422,
+     ["wait_time", "less than or equal to 3600"]),
+    ("wait float", "POST", "/tasks", {"json": {"wait_time": 1.5}}, 422,
+     ["wait_time", "valid integer"]),
+    ("wait integral float", "POST", "/tasks", {"json": {"wait_time": 2.0}}, 422,
+     ["wait_time", "valid integer"]),
+    ("wait string", "POST", "/tasks", {"json": {"wait_time": "5"}}, 422,
+     ["wait_time", "valid integer"]),
+    ("wait boolean", "POST", "/tasks", {"json": {"wait_time": True}}, 422,
+     ["wait_time", "valid integer"]),
+    ("wait missing", "POST", "/tasks", {"json": {}}, 422, ["wait_time", "Field required"]),
+    ("wait null", "POST", "/tasks", {"json": {"wait_time": None}}, 422,
+     ["wait_time", "valid integer"]),
+    ("wait huge", "POST", "/tasks", {"json": {"wait_time": 10**30}}, 422, ["wait_time"]),
+    ("unknown field", "POST", "/tasks", {"json": {"wait_time": 1, "wat": 1}}, 422,
+     ["wat", "Extra inputs"]),
+    ("task id not uuid", "POST", "/tasks", {"json": {"wait_time": 1, "id": "7"}}, 422,
+     ["id", "valid UUID"]),
+    ("body not json", "POST", "/tasks", {"content": b"{wait", "headers": JSON}, 422,
+     ["JSON decode error"]),
+    ("body json array", "POST", "/tasks", {"json": [1, 2]}, 422, ["valid dictionary"]),
+    ("body json string", "POST", "/items", {"json": "name"}, 422, ["valid dictionary"]),
+    ("wrong content type", "POST", "/tasks",
+     {"content": b'{"wait_time": 1}', "headers": {"content-type": "text/plain"}}, 415,
+     ["content type", "text/plain", "application/json"]),
+    ("form content type", "POST", "/items",
+     {"content": b"name=x", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+     415, ["content type"]),
+    ("body too large", "POST", "/items", {"json": {"name": "x", "description": "d" * 70_000}},
+     413, ["65536-byte limit"]),
+    ("streamed body too large", "POST", "/items",
+     {"content": iter([b'{"name": "', b"n" * 70_000, b'"}']), "headers": JSON}, 413,
+     ["65536-byte limit"]),
+    ("item name empty", "POST", "/items", {"json": {"name": ""}}, 422, ["name", "at least 1"]),
+    ("item name too long", "POST", "/items", {"json": {"name": "n" * 201}}, 422,
+     ["name", "at most 200"]),
+    ("get task not uuid", "GET", "/tasks/not-a-uuid", {}, 422, ["task_id", "valid UUID"]),
+    ("cancel task not uuid", "DELETE", "/tasks/123", {}, 422, ["task_id", "valid UUID"]),
+    ("item id zero", "GET", "/items/0", {}, 422, ["item_id", "greater than or equal to 1"]),
+    ("item id negative", "GET", "/items/-1", {}, 422, ["item_id", "greater than or equal to 1"]),
+    ("item id not int", "GET", "/items/abc", {}, 422, ["item_id", "valid integer"]),
+    ("item id float", "GET", "/items/1.5", {}, 422, ["item_id", "valid integer"]),
+    ("item id too big", "GET", f"/items/{2**63}", {}, 422, ["item_id", "less than or equal"]),
+    ("delete item id zero", "DELETE", "/items/0", {}, 422, ["item_id"]),
+    ("items limit 0", "GET", "/items?limit=0", {}, 422, ["limit", "greater than or equal to 1"]),
+    ("items limit 1001", "GET", "/items?limit=1001", {}, 422, ["limit", "less than or equal"]),
+    ("items offset -1", "GET", "/items?offset=-1", {}, 422, ["offset", "greater than or equal"]),
+    ("items limit text", "GET", "/items?limit=ten", {}, 422, ["limit", "valid integer"]),
+    ("tasks limit 0", "GET", "/tasks?limit=0", {}, 422, ["limit"]),
+    ("tasks limit 1001", "GET", "/tasks?limit=1001", {}, 422, ["limit"]),
+    ("tasks status unknown", "GET", "/tasks?status=done", {}, 422, ["status", "pending"]),
+    ("username too long", "GET", "/users/" + "u" * 65, {}, 422, ["username", "1 to 64"]),
+    ("username with slash", "GET", "/users/a%2Fb", {}, 422, ["username", "1 to 64"]),
+    ("username with ..", "GET", "/users/a..b", {}, 422, ["username", "'..'"]),
+    ("username dotdot encoded", "GET", "/users/%2E%2E", {}, 422, ["username"]),
+    ("username with space", "GET", "/users/a%20b", {}, 422, ["username"]),
+    ("username with control", "GET", "/users/a%01b", {}, 422, ["username"]),
+    ("username with newline", "GET", "/users/a%0Ab", {}, 422, ["username"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status", "words"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_bad_input_is_a_clear_4xx(client, method, url, kwargs, status, words):
+    r = client.request(method, url, **kwargs)
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    for word in words:
+        assert word in text, (word, text)
+    # Nothing was stored by a refused request.
+    assert client.get("/items").json() == []
+    assert client.get("/tasks").json() == []
+
+
+def test_unknown_query_parameters_are_ignored(client):
+    r = client.get("/predict", params={"x": 2, "y": 3, "model": "answer_to_everything"})
+    assert r.status_code == 200 and r.json()["result"] == 84
+    assert client.get("/items", params={"sort": "name"}).status_code == 200
+
+
+def test_the_body_limit_is_a_setting(settings):
+    settings.max_body_size = 100
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/items", json={"name": "n" * 150})
+        assert r.status_code == 413
+        assert r.json() == {"detail": "request body is over the 100-byte limit"}
+        assert client.post("/items", json={"name": "n" * 50}).status_code == 201
