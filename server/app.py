@@ -34,4 +34,21 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     for module in (predict, users, items, tasks):
         app.include_router(module.router, **guarded)
     install_error_handling(app, settings.max_body_size)
+    _document_limits(app, settings)
     return app
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """Put the limits that come from settings into the OpenAPI document, which FastAPI builds
+    from the static models: wait_time's maximum is this server's max_wait."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            wait_time = schema["components"]["schemas"]["TaskCreate"]["properties"]["wait_time"]
+            wait_time["maximum"] = settings.max_wait
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from server.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from server.registry import UnknownModelError
@@ -13,8 +17,51 @@ async def unknown_model_handler(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """FastAPI's own handler, with two fixes.
+
+    A 405 lists every method of the resource the path names: Starlette names only those of
+    the first route that matched (POST /items would hide GET). And a body FastAPI could not
+    even decode (bytes that are not UTF-8) is the 422 any other malformed JSON gets, not an
+    undocumented 400.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    elif exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        return JSONResponse(
+            {"detail": [{
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": f"JSON decode error: {exc.__cause__}",
+                "input": {},
+            }]},
+            status_code=422,
+        )
+    return await http_exception_handler(request, exc)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # The resource is the path template of the first route that matched, as routing chose it
+    # (/tasks/counts, not /tasks/{task_id}); its methods are those of every route on it.
+    resource: str | None = None
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        if not route.methods or not getattr(route, "include_in_schema", True):
+            continue
+        if resource is None:
+            match, _ = route.matches(request.scope)
+            if match is Match.NONE:
+                continue
+            resource = route.path_format
+        if route.path_format == resource:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_error_handling(app: FastAPI, max_body_size: int) -> None:
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Added last, so outermost: the request id is on every response, the guard's too.
     app.add_middleware(BodyGuardMiddleware, max_body_size=max_body_size)
     app.add_middleware(RequestIdMiddleware)

@@ -1,7 +1,8 @@
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 
 from server.deps import ModelsDep
 from server.registry import BUILTIN_MODEL
@@ -23,7 +24,13 @@ async def predict(
     loaded = registry.get(model)
     result = await loaded.predict(x)
     if not math.isfinite(result):
-        raise HTTPException(422, f"model {model!r} gives a non-finite result for x={x!r}")
+        # Shaped as the validation error the 422 is documented as: x is out of this model's range.
+        raise RequestValidationError([{
+            "type": "finite_number",
+            "loc": ("query", "x"),
+            "msg": f"model {model!r} gives a non-finite result for this x",
+            "input": x,
+        }])
     return Prediction(model=model, x=x, result=result)
 
 

@@ -72,6 +72,15 @@ async def count_tasks(store: StoreDep) -> TaskCounts:
     return TaskCounts(**{s.value: n for s, n in counts.items()})
 
 
+@router.api_route(
+    "/counts", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+async def counts_is_read_only() -> None:
+    """Without this, DELETE /tasks/counts would reach the /tasks/{task_id} routes and answer
+    422 (not a UUID) where 405 is right: /tasks/counts is a resource of its own."""
+    raise HTTPException(405)
+
+
 @router.get("/{task_id}", responses=NOT_FOUND)
 async def get_task(task_id: UUID, store: StoreDep) -> TaskPublic:
     """A task's status, progress and result."""

@@ -20,11 +20,14 @@ class AnyTextConvertor(PathConvertor):
 
 register_url_convertor("anytext", AnyTextConvertor())
 
-_USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Letters, digits, '_', '-' and dots, never two dots in a row; written without backtracking
+# traps so that any regex engine (and a fuzzer generating from the schema) copes with it.
+USERNAME_PATTERN = r"^\.?(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]*$"
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def _valid_username(name: str) -> str:
-    if not _USERNAME.fullmatch(name) or ".." in name:
+    if not 1 <= len(name) <= 64 or not _USERNAME.match(name):
         raise ValueError(
             "a username is 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', without '..'"
         )
@@ -32,7 +35,12 @@ def _valid_username(name: str) -> str:
 
 
 Username = Annotated[
-    str, Path(description="1-64 of [A-Za-z0-9_.-]"), AfterValidator(_valid_username)
+    str,
+    Path(
+        description="1-64 of [A-Za-z0-9_.-], without '..'",
+        json_schema_extra={"pattern": USERNAME_PATTERN, "minLength": 1, "maxLength": 64},
+    ),
+    AfterValidator(_valid_username),
 ]
 
 

@@ -45,6 +45,8 @@ CASES = [
      ["id", "valid UUID"]),
     ("body not json", "POST", "/tasks", {"content": b"{wait", "headers": JSON}, 422,
      ["JSON decode error"]),
+    ("body not utf-8", "POST", "/tasks", {"content": b'{"wait_time": "\xff"}', "headers": JSON},
+     422, ["JSON decode error"]),
     ("body json array", "POST", "/tasks", {"json": [1, 2]}, 422, ["valid dictionary"]),
     ("body json string", "POST", "/items", {"json": "name"}, 422, ["valid dictionary"]),
     ("wrong content type", "POST", "/tasks",
@@ -115,3 +117,15 @@ def test_the_body_limit_is_a_setting(settings):
         assert r.status_code == 413
         assert r.json() == {"detail": "request body is over the 100-byte limit"}
         assert client.post("/items", json={"name": "n" * 50}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "allow"),
+    [("PUT", "/items", "GET, POST"), ("OPTIONS", "/items/1", "DELETE, GET"),
+     ("DELETE", "/tasks/counts", "GET"), ("POST", "/livez", "GET")],
+)
+def test_a_wrong_method_is_405_listing_the_resources_methods(client, method, url, allow):
+    r = client.request(method, url)
+    assert r.status_code == 405
+    assert r.headers["allow"] == allow
+    assert r.json() == {"detail": "Method Not Allowed"}

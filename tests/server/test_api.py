@@ -75,7 +75,8 @@ def test_predict_without_x_is_422(client):
 def test_predict_with_a_non_finite_result_is_422_not_500(client):
     r = client.get("/predict", params={"x": "1e308"})
     assert r.status_code == 422
-    assert "non-finite" in r.json()["detail"]
+    [error] = r.json()["detail"]
+    assert error["loc"] == ["query", "x"] and "non-finite result" in error["msg"]
 
 
 def test_predict_unknown_model_is_404(client):
