@@ -158,8 +158,11 @@ class SQLiteStore:
             raise
 
     def _open(self) -> None:
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise StoreError(f"cannot open database {self.path}: {folder} is not a directory")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
                 timeout=self.busy_timeout,
