@@ -1,0 +1,184 @@
+"""The checks `fpx check` runs: every endpoint and feature, each with what it expects and got.
+
+Each check is one request (or, for a task, one submission followed to its end) and a
+verdict; a failed check never stops the run, so the table shows everything at once. The
+only exception: when the very first request finds no server, there is nothing to check.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cli.client import ApiClient, Reply
+from cli.errors import CliError, Unreachable, describe_detail
+
+TASK_EXTRA_TIME = 15.0  # how long past its wait_time a task may take to be seen succeeded
+POLL_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    ok: bool
+    expected: str
+    got: str
+    ms: float
+
+
+def summary(data: Any) -> str:
+    """A short description of an answer, for the `got` column."""
+    if isinstance(data, dict):
+        if "detail" in data:
+            return describe_detail(data["detail"])
+        if "result" in data and "model" in data:
+            return f"result {data['result']!r}"
+        if "username" in data:
+            return data["username"]
+        if "status" in data and "id" in data:
+            return data["status"]
+        if "status" in data:
+            return str(data["status"])
+        if "name" in data:
+            return f"item {data.get('id')} {data['name']!r}"
+    if isinstance(data, list):
+        return f"a list of {len(data)}"
+    return "no body" if data is None else str(data)[:60]
+
+
+class Checks:
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self.results: list[CheckResult] = []
+
+    def call(
+        self, name: str, method: str, path: str, *, status: int, expect: str = "",
+        test: Callable[[Any], bool] = lambda data: True, params: dict | None = None,
+        body: object = None,
+    ) -> Reply | None:
+        """One request, recorded as a check; its reply if the check passed."""
+        started = time.perf_counter()
+        reply: Reply | None = None
+        try:
+            reply = self.api.request(method, path, params=params, body=body, ok=None)
+            ok = reply.status == status and _passes(test, reply.data)
+            got = f"{reply.status} {summary(reply.data)}"
+        except Unreachable:
+            if not self.results:
+                raise
+            ok, got = False, "no answer"
+        except CliError as exc:
+            ok, got = False, exc.message
+        self._record(name, ok, f"{status} {expect}".strip(), got, started)
+        return reply if ok else None
+
+    def _record(self, name: str, ok: bool, expected: str, got: str, started: float) -> None:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        self.results.append(CheckResult(name, ok, expected, got, ms))
+
+    def task_finishes(self, name: str, task: dict, want: str, result: str) -> None:
+        """Follow a submitted task until it ends; pass if it ends `want` with `result`."""
+        started = time.perf_counter()
+        deadline = time.monotonic() + task["wait_time"] + TASK_EXTRA_TIME
+        got = "no answer"
+        ok = False
+        while time.monotonic() < deadline:
+            try:
+                task = self.api.task(task["id"])
+            except CliError as exc:
+                got = exc.message
+                break
+            got = f"{task['status']} {task.get('result') or task.get('error') or ''}".strip()
+            if task["status"] not in ("pending", "running"):
+                ok = task["status"] == want and task.get("result") == result
+                ok = ok and task["progress"] == 1.0
+                break
+            time.sleep(POLL_INTERVAL)
+        else:
+            got = f"still {task['status']} after {task['wait_time'] + TASK_EXTRA_TIME:g} s"
+        self._record(name, ok, f"{want} {result!r}, progress 1.0", got, started)
+
+
+def _passes(test: Callable[[Any], bool], data: Any) -> bool:
+    try:
+        return bool(test(data))
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return False
+
+
+def run_checks(api: ApiClient) -> list[dict]:
+    """Every check against the server behind `api`, as {check, ok, expected, got, ms}."""
+    c = Checks(api)
+    tag = uuid.uuid4().hex[:8]
+
+    c.call("alive", "GET", "/livez", status=200, expect="alive",
+           test=lambda d: d["status"] == "alive")
+    c.call("ready", "GET", "/readyz", status=200, expect="ready",
+           test=lambda d: d["status"] == "ready" and "answer_to_everything" in d["models"])
+    c.call("openapi document", "GET", "/openapi.json", status=200, expect="fpx's API",
+           test=lambda d: d["info"]["title"] == "fpx" and "/tasks/{task_id}" in d["paths"])
+    c.call("models", "GET", "/models", status=200, expect="answer_to_everything loaded",
+           test=lambda d: any(m["name"] == "answer_to_everything" for m in d))
+
+    for x, result in (("3.5", 147.0), ("-2.5", -105.0)):
+        c.call(f"predict x={x}", "GET", "/predict", params={"x": x}, status=200,
+               expect=f"result {result!r}", test=lambda d, r=result: d["result"] == r)
+    for x in ("inf", "nan"):
+        c.call(f"predict x={x} rejected", "GET", "/predict", params={"x": x}, status=422,
+               expect="not finite")
+    c.call("predict unknown model", "GET", "/predict", status=404, expect="model not found",
+           params={"x": "1", "model": f"no-such-model-{tag}"})
+
+    c.call("users list", "GET", "/users", status=200, expect="Rick and Morty",
+           test=lambda d: {"Rick", "Morty"} <= {u["username"] for u in d})
+    c.call("users me", "GET", "/users/me", status=200, expect="the current user",
+           test=lambda d: bool(d["username"]))
+    c.call("users get Rick", "GET", "/users/Rick", status=200, expect="Rick",
+           test=lambda d: d["username"] == "Rick")
+    c.call("users get unknown", "GET", f"/users/nobody-{tag}", status=404, expect="not found")
+    c.call("users get malformed name", "GET", "/users/bad%20name", status=422,
+           expect="invalid name")
+
+    name = f"fpx check {tag}"
+    added = c.call("items add", "POST", "/items", status=201, expect="the item with an id",
+                   body={"name": name, "description": "made by fpx check"},
+                   test=lambda d: d["name"] == name and d["id"] >= 1)
+    if added is not None:
+        item_id = added.data["id"]
+        c.call("items get", "GET", f"/items/{item_id}", status=200, expect=repr(name),
+               test=lambda d: d["id"] == item_id and d["name"] == name)
+        c.call("items list", "GET", "/items", params={"limit": 5}, status=200,
+               expect="a list", test=lambda d: isinstance(d, list))
+        c.call("items delete", "DELETE", f"/items/{item_id}", status=204, expect="no body")
+        c.call("items get deleted", "GET", f"/items/{item_id}", status=404, expect="not found")
+        c.call("items delete again", "DELETE", f"/items/{item_id}", status=404,
+               expect="not found")
+    c.call("items get id 0 rejected", "GET", "/items/0", status=422, expect="invalid id")
+    c.call("items add empty name rejected", "POST", "/items", status=422,
+           body={"name": ""}, expect="invalid name")
+
+    short = c.call("task submit", "POST", "/tasks", status=202, expect="pending, with an id",
+                   body={"wait_time": 1}, test=lambda d: d["status"] == "pending")
+    if short is not None:
+        c.task_finishes("task runs to the end", short.data, "succeeded", "task done after 1")
+    long = c.call("task submit (to cancel)", "POST", "/tasks", status=202, expect="pending",
+                  body={"wait_time": 60})
+    if long is not None:
+        task_id = long.data["id"]
+        c.call("task cancel", "DELETE", f"/tasks/{task_id}", status=200, expect="cancelled",
+               test=lambda d: d["status"] == "cancelled")
+        c.call("task cancel again", "DELETE", f"/tasks/{task_id}", status=409,
+               expect="already finished")
+    c.call("task bad wait_time rejected", "POST", "/tasks", status=422,
+           body={"wait_time": -1}, expect="invalid wait_time")
+    c.call("task get unknown", "GET", f"/tasks/{uuid.uuid4()}", status=404, expect="not found")
+    c.call("task get not a UUID", "GET", "/tasks/not-a-uuid", status=422, expect="invalid id")
+    c.call("tasks list", "GET", "/tasks", params={"limit": 10}, status=200, expect="a list",
+           test=lambda d: isinstance(d, list))
+    c.call("tasks counts", "GET", "/tasks/counts", status=200, expect="a count per status",
+           test=lambda d: set(d) >= {"pending", "running", "succeeded", "failed", "cancelled",
+                                     "interrupted"})
+    return [asdict(r) for r in c.results]

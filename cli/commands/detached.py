@@ -1,0 +1,134 @@
+"""`fpx status`, `fpx stop`, `fpx logs`: the server `fpx serve --detach` left running."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import state
+from cli.errors import ApiError, Unreachable, reported_errors
+from cli.launcher import stop_pid
+from cli.session import Session, session_command
+
+app = typer.Typer()
+
+FOLLOW_INTERVAL = 0.2
+
+
+class NoDetachedServer(Unreachable):
+    """Exit 3, as for any command that finds no server."""
+
+
+def _running() -> state.ServerRecord:
+    found = state.lookup()
+    if found.record is not None:
+        return found.record
+    stale = f" (removed the stale record of pid {found.stale.pid})" if found.stale else ""
+    raise NoDetachedServer(
+        f"no detached fpx server is running{stale}", ["start one with: fpx serve --detach"]
+    )
+
+
+@app.command()
+@session_command("json", "request_timeout", "token")
+def status(s: Session) -> None:
+    """Show the detached server: url, pid, uptime, models and task counts.
+
+    Exits 3 when none runs (a record whose process is gone is removed).
+    """
+    record = _running()
+    data: dict = {
+        "url": record.url, "pid": record.pid, "uptime_s": round(record.uptime, 1),
+        "started_at": record.started_at, "db": record.db, "log": record.log,
+        "ready": False, "state": "not answering", "models": None, "tasks": None,
+    }
+    with s.client(record.url) as api:
+        try:
+            ready = api.readyz()
+        except Unreachable as exc:
+            s.out.show(data, "server_status")
+            raise Unreachable(
+                f"the detached server (pid {record.pid}) does not answer at {record.url}",
+                [exc.message],
+            ) from None
+        if isinstance(ready.data, dict):
+            data["state"] = ready.data.get("status", "?")
+            data["models"] = ready.data.get("models")
+        data["ready"] = ready.status == 200
+        if data["ready"]:
+            try:
+                data["tasks"] = api.task_counts()
+            except ApiError as exc:
+                s.out.note(f"no task counts: {exc.message}")
+    s.out.show(data, "server_status")
+
+
+@app.command()
+@session_command("json")
+def stop(s: Session) -> None:
+    """Stop the detached server gracefully (killed if it takes too long); remove its record.
+
+    Exits 3 when none runs.
+    """
+    record = _running()
+    graceful = stop_pid(record.pid, record.proc_start, record.stop_timeout)
+    state.remove()
+    s.out.show(
+        {"url": record.url, "pid": record.pid, "stopped": True, "graceful": graceful},
+        "server_stopped",
+    )
+
+
+@app.command()
+def logs(
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new lines until the server stops (or Ctrl-C).",
+    )] = False,
+    lines: Annotated[int | None, typer.Option(
+        "--lines", "-n", min=0, help="Only the last N lines.", show_default="all",
+    )] = None,
+) -> None:
+    """Print the detached server's log.
+
+    Examples:
+      fpx logs -n 20
+      fpx logs -f
+    """
+    with reported_errors():
+        _print_log(state.log_path(), follow, lines)
+
+
+def _print_log(path: Path, follow: bool, lines: int | None) -> None:
+    try:
+        log = path.open("rb")
+    except FileNotFoundError:
+        raise NoDetachedServer(
+            f"no server log at {path}", ["start a server with: fpx serve --detach"]
+        ) from None
+    with log:
+        content = log.read()
+        if lines is not None:
+            content = b"".join(content.splitlines(keepends=True)[-lines:] if lines else [])
+        _write(content)
+        if not follow:
+            return
+        record = state.running()
+        try:
+            while record is not None and record.is_running():
+                time.sleep(FOLLOW_INTERVAL)
+                if path.stat().st_size < log.tell():  # a new server started over the log
+                    log.seek(0)
+                _write(log.read())
+            _write(log.read())
+        except KeyboardInterrupt:
+            return
+
+
+def _write(data: bytes) -> None:
+    if data:
+        sys.stdout.write(data.decode(errors="replace"))
+        sys.stdout.flush()

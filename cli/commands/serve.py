@@ -1,0 +1,175 @@
+"""`fpx serve`: start the server, wait until it is ready, then stream its log or detach."""
+
+from __future__ import annotations
+
+import enum
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import state
+from cli.errors import CliError
+from cli.launcher import ServerConfig, ServerProcess, StopOnSignals, StopRequested
+from cli.session import Session, session_command
+
+app = typer.Typer()
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class LogLevel(enum.StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class ServerDied(CliError):
+    pass
+
+
+@app.command()
+@session_command("json")
+def serve(
+    s: Session,
+    host: Annotated[str, typer.Option(envvar="FPX_HOST", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(
+        envvar="FPX_PORT", min=0, max=65535, help="Port to listen on; 0 picks a free one.",
+    )] = 8000,
+    workers: Annotated[int, typer.Option(
+        envvar="FPX_WORKERS", min=1, help="Worker processes (they share the database).",
+    )] = 1,
+    reload: Annotated[bool, typer.Option(
+        "--reload", envvar="FPX_RELOAD", help="Restart the server when its code changes.",
+    )] = False,
+    log_level: Annotated[LogLevel, typer.Option(
+        envvar="FPX_LOG_LEVEL", case_sensitive=False, help="The server's log level.",
+    )] = LogLevel.info,
+    db: Annotated[Path | None, typer.Option(
+        envvar="FPX_DB", dir_okay=False, metavar="PATH", help="SQLite database file.",
+        show_default="~/.local/share/fpx/fpx.db",
+    )] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", metavar="NAME=module:attr",
+        help="An extra model, added to the built-in one; repeatable. Default: $FPX_MODELS.",
+        show_default=False,
+    )] = None,
+    max_wait: Annotated[int | None, typer.Option(
+        envvar="FPX_MAX_WAIT", min=0, metavar="SECONDS", help="Largest task wait_time allowed.",
+        show_default="3600",
+    )] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="FPX_API_TOKEN", metavar="TOKEN",
+        help="Require this bearer token on every API call but /livez and /readyz.",
+        show_default=False,
+    )] = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", "-d",
+        help="Return once ready, leaving the server running (see fpx status, logs, stop).",
+    )] = False,
+    startup_timeout: Annotated[float, typer.Option(
+        min=0.1, metavar="SECONDS", help="Give up if the server is not ready by then.",
+    )] = 60.0,
+) -> None:
+    """Start the fpx server and wait until it is ready.
+
+    In the foreground its log streams to stderr; Ctrl-C (or SIGTERM) stops it gracefully,
+    a second Ctrl-C kills it. If fpx itself is killed, the server stops too. With --detach
+    it keeps running in the background, its log in a file.
+
+    Examples:
+      fpx serve
+      fpx serve --port 0 --model double=mymodels:load_double
+      fpx serve --detach && fpx status && fpx stop
+    """
+    config = ServerConfig(
+        host=host, port=port, db=db.expanduser().resolve() if db else None, workers=workers,
+        reload=reload, log_level=log_level.value, models=tuple(model) if model else None,
+        max_wait=max_wait, token=token,
+    )
+    if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not token:
+        s.out.warn(
+            f"listening on {host} without a token: the API is open to the network"
+            " (pass --token or set FPX_API_TOKEN)"
+        )
+    if detach:
+        _serve_detached(s, config, startup_timeout)
+    else:
+        _serve_foreground(s, config, startup_timeout)
+
+
+def _ready_info(server: ServerProcess, ready: dict, db: Path, log: Path | None) -> dict:
+    return {
+        "url": server.url,
+        "docs": f"{server.url}/docs",
+        "pid": server.pid,
+        "models": ready.get("models", []),
+        "db": str(db),
+        "startup_s": ready["startup_s"],
+        "log": str(log) if log else None,
+    }
+
+
+def _database(config: ServerConfig) -> Path:
+    """The database the server opens: --db/FPX_DB, else the server's own default."""
+    if config.db is not None:
+        return config.db
+    # Imported here, while the server starts in parallel: it costs ~50 ms (pydantic-settings).
+    from server.settings import default_db_path
+
+    return default_db_path()
+
+
+def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) -> None:
+    server = ServerProcess(config, output="stream")
+    stop_timeout = config.stop_timeout()
+
+    def on_first_signal() -> None:
+        s.out.note("stopping the fpx server (Ctrl-C again to kill it)")
+
+    with StopOnSignals(server, on_first=on_first_signal):
+        server.start()
+        try:
+            db = _database(config)
+            ready = server.wait_until_ready(startup_timeout)
+        except StopRequested:
+            server.wait(stop_timeout)
+            return
+        except BaseException:
+            server.kill()
+            server.wait(stop_timeout)
+            raise
+        s.out.show(_ready_info(server, ready, db, None), "server_ready")
+        code = server.wait(stop_timeout)
+    if server.stop_requested_at is None:
+        raise ServerDied(f"the server exited unexpectedly (exit code {code})")
+
+
+def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) -> None:
+    running = state.running()
+    if running is not None:
+        raise CliError(
+            f"an fpx server already runs detached at {running.url} (pid {running.pid})",
+            ["stop it first: fpx stop"],
+        )
+    log = state.log_path()
+    server = ServerProcess(config, output="file", log_file=log, detach=True).start()
+    try:
+        db = _database(config)
+        ready = server.wait_until_ready(startup_timeout)
+    except BaseException:
+        server.kill()
+        raise
+    from cli import procs
+
+    record = state.ServerRecord(
+        url=server.url, pid=server.pid, log=str(log), db=str(db),
+        started_at=time.time() - ready["startup_s"],
+        proc_start=procs.start_time(server.pid), stop_timeout=config.stop_timeout(),
+    )
+    state.save(record)
+    s.out.show(_ready_info(server, ready, db, log), "server_ready")

@@ -1,0 +1,414 @@
+"""The server subprocess: claim the port, start `python -m server`, wait until it is ready, stop.
+
+- The port is checked (bound and released) before anything starts, so a port in use is
+  reported at once, not after the server has loaded its models.
+- The server runs as `sys.executable -m server` in its own process group, configured by FPX_*
+  variables. On Linux it also gets PR_SET_PDEATHSIG: if fpx dies, even by SIGKILL, the server
+  is sent SIGTERM and shuts down (uvicorn's supervisor then stops its workers too).
+- Ready means: `/readyz` answers 200 *and* the listening socket on that port belongs to the
+  process we started (Linux, via /proc), so another program on the port is never mistaken for it.
+- A server that exits during start-up is reported with the reason it logged and its last lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+from cli import procs
+from cli.client import ApiClient
+from cli.errors import CliError, Unreachable, UsageError
+
+READY_POLL_INTERVAL = 0.02
+TAIL_LINES = 12
+# Lines of a log entry: "2026-12-01 07:58:59,746 ERROR   fpx.lifespan: loading ... failed ..."
+_LOG_ERROR = re.compile(r"^\S+ \S+ (?:ERROR|CRITICAL)\s+[\w.]+: (?P<message>.+)$")
+_MODEL_SPEC = re.compile(r"^[^=\s,]+=[\w.]+:[\w.]+$")
+WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+Output = Literal["stream", "capture", "file"]
+
+
+class PortInUse(CliError):
+    pass
+
+
+class StartupFailed(CliError):
+    pass
+
+
+class StopRequested(Exception):
+    """A stop was asked for (Ctrl-C, SIGTERM) before the server was ready."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What to start: each field becomes the FPX_* variable the server reads."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: Path | None = None
+    workers: int = 1
+    reload: bool = False
+    log_level: str = "info"
+    models: tuple[str, ...] | None = None  # None: the server reads FPX_MODELS itself
+    max_wait: int | None = None
+    token: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for spec in self.models or ():
+            if not _MODEL_SPEC.match(spec):
+                raise UsageError(f"--model {spec!r} is not of the form NAME=module:attr")
+
+    def env(self, port: int) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "FPX_HOST": self.host,
+            "FPX_PORT": str(port),
+            "FPX_WORKERS": str(self.workers),
+            "FPX_RELOAD": "true" if self.reload else "false",
+            "FPX_LOG_LEVEL": self.log_level,
+            **self.extra_env,
+        }
+        if self.db is not None:
+            env["FPX_DB"] = str(self.db)
+        if self.models is not None:
+            env["FPX_MODELS"] = ",".join(self.models)
+        if self.max_wait is not None:
+            env["FPX_MAX_WAIT"] = str(self.max_wait)
+        if self.token:
+            env["FPX_API_TOKEN"] = self.token
+        # The server is started with -P (no current directory first on sys.path), so a
+        # `server` directory where fpx runs cannot shadow ours; the current directory still
+        # comes next, so models defined there (FPX_MODELS=m=mymodels:load) import as usual.
+        ours = str(Path(__file__).resolve().parent.parent)
+        paths = (ours, os.getcwd(), env.get("PYTHONPATH"))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        return env
+
+    def stop_timeout(self) -> float:
+        """How long a graceful stop may take: the server's task shutdown timeout, plus margin."""
+        given = self.extra_env.get("FPX_SHUTDOWN_TIMEOUT") or os.environ.get("FPX_SHUTDOWN_TIMEOUT")
+        try:
+            shutdown = float(given or 5)
+        except ValueError:
+            shutdown = 5.0
+        return shutdown + 5.0
+
+
+def connect_url(host: str, port: int) -> str:
+    """The URL clients use: a wildcard bind address is reached through loopback."""
+    host = WILDCARD_HOSTS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def claim_port(host: str, port: int) -> int:
+    """The port to start on: `port` if free (a free one if 0); PortInUse if something holds it.
+
+    Bound with SO_REUSEADDR, as uvicorn binds, so connections in TIME_WAIT do not count.
+    """
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host!r}: {exc.strerror}") from None
+    chosen = port
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address[0], chosen, *address[2:]))
+            except OSError as exc:
+                shown = f"[{host}]" if ":" in host else host
+                if chosen == 0 or exc.errno not in (98, 48, 10048):  # EADDRINUSE everywhere
+                    raise PortInUse(f"cannot listen on {shown}:{chosen}: {exc.strerror}") from None
+                raise PortInUse(f"{shown}:{chosen} is already in use") from None
+            if chosen == 0:
+                chosen = probe.getsockname()[1]
+    return chosen
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn making the child get SIGTERM when we die (Linux's PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # we died between fork and prctl: nobody will signal it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def startup_reason(lines: Iterable[str]) -> str:
+    """Why start-up failed, from the server's log: its first error line, else its last line."""
+    lines = [line.rstrip() for line in lines if line.strip()]
+    for line in lines:
+        match = _LOG_ERROR.match(line)
+        if match and not match["message"].startswith("Traceback"):
+            return match["message"]
+    for line in lines:
+        if line.startswith("fpx: "):
+            return line.removeprefix("fpx: ").rstrip(":")
+    return lines[-1] if lines else "no output"
+
+
+class ServerProcess:
+    """One `python -m server` started by fpx.
+
+    output "stream" copies its log lines to our stderr as they come, "capture" only keeps the
+    last ones (for an error message), "file" writes them to `log_file` (detached servers).
+    """
+
+    def __init__(
+        self, config: ServerConfig, *, output: Output = "stream", log_file: Path | None = None,
+        detach: bool = False,
+    ) -> None:
+        self.config = config
+        self.output = output
+        self.log_file = log_file
+        self.detach = detach
+        self.port = config.port
+        self.url = connect_url(config.host, config.port)
+        self.lines: deque[str] = deque(maxlen=500)
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.stop_requested_at: float | None = None
+        self._reader: threading.Thread | None = None
+
+    # -- start -------------------------------------------------------------------------------
+
+    def start(self) -> ServerProcess:
+        """Claim the port, then start the server (returns at once; see wait_until_ready)."""
+        self.port = claim_port(self.config.host, self.config.port)
+        self.url = connect_url(self.config.host, self.port)
+        log: IO[bytes] | int = subprocess.PIPE
+        if self.output == "file":
+            assert self.log_file is not None
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            log = self.log_file.open("wb")
+        self.started = time.perf_counter()
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-P", "-m", "server"],
+                env=self.config.env(self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Own group: a terminal's Ctrl-C reaches fpx only, which stops the server itself.
+                # Detached: own session too, so it outlives the terminal; no death signal then.
+                start_new_session=self.detach,
+                process_group=None if self.detach else 0,
+                preexec_fn=None if self.detach else _die_with_parent(),
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        if self.stop_requested_at is not None:  # asked to stop while it was being started
+            self.terminate()
+        if self.popen.stdout is not None:
+            self._reader = threading.Thread(
+                target=self._read_log, args=(self.popen.stdout,), daemon=True
+            )
+            self._reader.start()
+        return self
+
+    def _read_log(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            self.lines.append(line.rstrip("\n"))
+            if self.output == "stream":
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def exit_code(self) -> int | None:
+        assert self.popen is not None
+        return self.popen.poll()
+
+    # -- ready -------------------------------------------------------------------------------
+
+    def wait_until_ready(self, timeout: float) -> dict:
+        """Poll /readyz until our server answers ready; its answer plus the start-up time.
+
+        StartupFailed if it exits first or is not ready by `timeout` (then it is killed);
+        StopRequested if a stop was asked for meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        foreign = False
+        with ApiClient(self.url, timeout=1.0) as api:
+            while True:
+                if self.stop_requested_at is not None:
+                    raise StopRequested
+                code = self.exit_code()
+                if code is not None:
+                    raise self._failure(f"the server exited during start-up (exit code {code})")
+                ready = self._probe(api)
+                if ready is not None:
+                    owner = procs.holds_listener(self.pid, self.port)
+                    if owner is not False:
+                        ready["startup_s"] = round(time.perf_counter() - self.started, 3)
+                        return ready
+                    foreign = True
+                if time.monotonic() > deadline:
+                    self.kill()
+                    if foreign:
+                        raise self._failure(
+                            f"another process answers on port {self.port}, not the server"
+                            " fpx started"
+                        )
+                    raise self._failure(f"the server was not ready within {timeout:g} s")
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.popen.wait(READY_POLL_INTERVAL)  # type: ignore[union-attr]
+
+    @staticmethod
+    def _probe(api: ApiClient) -> dict | None:
+        try:
+            reply = api.readyz()
+        except CliError:  # not listening yet, or not an fpx answer
+            return None
+        if reply.status == 200 and isinstance(reply.data, dict):
+            return reply.data
+        return None
+
+    def _failure(self, what: str) -> StartupFailed:
+        self._join_reader()
+        lines = self.log_lines()
+        details = []
+        if self.output == "stream":
+            details.append("(the server's log is above)")
+        elif lines:
+            details.append("last lines it logged:")
+            details.extend(f"  {line}" for line in lines[-TAIL_LINES:])
+        if self.log_file is not None:
+            details.append(f"full log: {self.log_file}")
+        return StartupFailed(f"{what}: {startup_reason(lines)}", details)
+
+    def log_lines(self) -> list[str]:
+        if self.output == "file" and self.log_file is not None:
+            try:
+                return self.log_file.read_text(errors="replace").splitlines()
+            except OSError:
+                return []
+        return list(self.lines)
+
+    # -- stop --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """First call: ask the server to stop (SIGTERM). Later calls: kill it and its group."""
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
+            if self.popen is not None:
+                self.terminate()
+        elif self.popen is not None:
+            self.kill()
+
+    def terminate(self) -> None:
+        # The leader only: uvicorn's supervisor stops its own workers in order.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def wait(self, stop_timeout: float) -> int:
+        """Wait for the server to exit; once a stop was requested, kill it after `stop_timeout`.
+
+        Then end whatever is left of its process group (workers outliving their supervisor)."""
+        assert self.popen is not None
+        while True:
+            try:
+                code = self.popen.wait(0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if (
+                    self.stop_requested_at is not None
+                    and time.monotonic() - self.stop_requested_at > stop_timeout
+                ):
+                    self.kill()
+        self.kill()
+        self._join_reader()
+        return code
+
+    def stop(self, stop_timeout: float) -> int:
+        """Stop gracefully within `stop_timeout`, by force after it."""
+        if self.stop_requested_at is None:
+            self.request_stop()
+        return self.wait(stop_timeout)
+
+    def _join_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+
+
+class StopOnSignals:
+    """While active, SIGINT and SIGTERM stop `server` gracefully; a second one kills it."""
+
+    def __init__(self, server: ServerProcess, on_first: Callable[[], None] = lambda: None):
+        self.server = server
+        self.on_first = on_first
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: object) -> None:
+        first = self.server.stop_requested_at is None
+        self.server.request_stop()
+        if first:
+            self.on_first()
+
+
+def stop_pid(pid: int, started: int | None, timeout: float) -> bool:
+    """Stop a server we did not start (a detached one): SIGTERM, and SIGKILL to its group after
+    `timeout`. True if it stopped gracefully. Waits until the process is gone either way."""
+    if not procs.is_running(pid, started):
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    graceful = True
+    while procs.is_running(pid, started):
+        if time.monotonic() > deadline:
+            if not graceful:
+                raise Unreachable(f"pid {pid} is still running after SIGKILL")
+            graceful = False
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+        time.sleep(0.05)
+    # A detached server leads its own group: end any worker that outlived it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    return graceful

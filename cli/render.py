@@ -1,0 +1,253 @@
+"""Rich renderables for the server's data: pure functions, data in, renderable out.
+
+Nothing here prints or talks HTTP (cli/output.py prints, cli/client.py calls the server).
+Text from the server is put in `Text` objects, never parsed as rich markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+STATUS_STYLES = {
+    "pending": "yellow",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+    "interrupted": "red",
+}
+FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def _when(value: str | None) -> str:
+    """An ISO time from the server, in local time to the second."""
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return value
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def _fields(title: str, rows: Iterable[tuple[str, Any]], style: str = "blue") -> Panel:
+    """A panel of `name  value` lines; None values are left out."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, value in rows:
+        if value is not None:
+            grid.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+    return Panel(grid, title=title, title_align="left", border_style=style, expand=False)
+
+
+def _table(*columns: str) -> Table:
+    table = Table(header_style="bold", show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+# -- predict and models --------------------------------------------------------------------
+
+
+def prediction(data: dict) -> Text:
+    return Text.assemble(
+        (str(data["model"]), "cyan"), f"({data['x']!r}) = ", (repr(data["result"]), "bold green")
+    )
+
+
+def models(data: list[dict]) -> Table:
+    table = _table("model", "loaded at", "load ms")
+    for model in data:
+        table.add_row(
+            Text(model["name"], "cyan"), _when(model["loaded_at"]), f"{model['load_ms']:g}"
+        )
+    return table
+
+
+# -- users and items -------------------------------------------------------------------------
+
+
+def user(data: dict) -> Text:
+    return Text(data["username"], style="bold")
+
+
+def users(data: list[dict]) -> Table:
+    table = _table("username")
+    for entry in data:
+        table.add_row(Text(entry["username"]))
+    return table
+
+
+def item(data: dict) -> Panel:
+    return _fields(f"item {data['id']}", [
+        ("name", Text(data["name"])),
+        ("description", Text(data["description"]) if data.get("description") else None),
+        ("created", _when(data.get("created_at"))),
+    ])
+
+
+def items(data: list[dict]) -> RenderableType:
+    if not data:
+        return Text("no items", style="dim")
+    table = _table("id", "name", "description", "created")
+    for entry in data:
+        table.add_row(
+            str(entry["id"]), Text(entry["name"]), Text(entry.get("description") or ""),
+            _when(entry.get("created_at")),
+        )
+    return table
+
+
+def item_deleted(data: dict) -> Text:
+    return Text(f"deleted item {data['id']}", style="green")
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+
+def task_line(task: dict) -> Text:
+    """`task 1f0e… running` for a progress bar."""
+    return Text.assemble(f"task {task['id'][:8]}… ", _status(task["status"]))
+
+
+def time_left(task: dict) -> str:
+    if task["status"] == "pending":
+        return "waiting for a worker"
+    if task["status"] == "running":
+        return f"{task['wait_time'] * (1 - task['progress']):.1f} s left"
+    return ""
+
+
+def task(data: dict) -> Panel:
+    status = data["status"]
+    return _fields(f"task {data['id']}", [
+        ("status", _status(status)),
+        ("wait time", f"{data['wait_time']} s"),
+        ("progress", f"{data['progress'] * 100:.0f}%"),
+        ("created", _when(data.get("created_at"))),
+        ("started", _when(data["started_at"]) if data.get("started_at") else None),
+        ("finished", _when(data["finished_at"]) if data.get("finished_at") else None),
+        ("result", Text(data["result"]) if data.get("result") is not None else None),
+        ("error", Text(data["error"], "red") if data.get("error") else None),
+        ("worker", data.get("worker")),
+        ("attempts", data.get("attempts")),
+    ], style=STATUS_STYLES.get(status, "blue"))
+
+
+def tasks(data: list[dict]) -> RenderableType:
+    if not data:
+        return Text("no tasks", style="dim")
+    table = _table("id", "status", "wait", "progress", "created", "result")
+    for entry in data:
+        outcome = entry.get("error") or entry.get("result") or ""
+        table.add_row(
+            entry["id"], _status(entry["status"]), f"{entry['wait_time']} s",
+            f"{entry['progress'] * 100:.0f}%", _when(entry.get("created_at")), Text(outcome),
+        )
+    return table
+
+
+def task_submitted(data: dict) -> Group:
+    task_id = data["id"]
+    return Group(
+        Text.assemble(
+            "accepted task ", (task_id, "bold"), " (", _status(data["status"]),
+            f", runs {data['wait_time']} s)",
+        ),
+        Text(f"  follow it:   fpx task wait {task_id}", style="dim"),
+        Text(f"  look it up:  fpx task get {task_id}", style="dim"),
+    )
+
+
+def task_counts(counts: dict) -> Text:
+    parts: list[Any] = []
+    for status, n in counts.items():
+        if parts:
+            parts.append("  ")
+        parts.extend([(f"{n} ", "bold"), _status(status)])
+    return Text.assemble(*parts)
+
+
+# -- health, server, check ---------------------------------------------------------------------
+
+
+def health(data: dict) -> Table:
+    table = _table("endpoint", "status", "answer")
+    for endpoint, answer in data.items():
+        state = answer.get("status", "?")
+        style = "green" if state in ("alive", "ready") else "yellow"
+        extra = ", ".join(answer.get("models", []))
+        table.add_row(f"/{endpoint}", Text(state, style), Text(extra))
+    return table
+
+
+def server_ready(data: dict) -> Panel:
+    return _fields("fpx server ready" + (" (detached)" if data.get("log") else ""), [
+        ("url", Text(data["url"], "bold cyan")),
+        ("docs", Text(data["docs"], "cyan")),
+        ("pid", data["pid"]),
+        ("models", ", ".join(data["models"])),
+        ("database", data["db"]),
+        ("log", data.get("log")),
+        ("started in", f"{data['startup_s']:.2f} s"),
+        ("stop it", "fpx stop" if data.get("log") else "Ctrl-C"),
+    ], style="green")
+
+
+def server_status(data: dict) -> Panel:
+    ready = data.get("ready")
+    return _fields("fpx server", [
+        ("status", Text("ready", "green") if ready else Text(data.get("state", "?"), "yellow")),
+        ("url", Text(data["url"], "bold cyan")),
+        ("pid", data["pid"]),
+        ("uptime", duration(data["uptime_s"])),
+        ("models", ", ".join(data["models"]) if data.get("models") else None),
+        ("tasks", task_counts(data["tasks"]) if data.get("tasks") else None),
+        ("database", data.get("db")),
+        ("log", data.get("log")),
+    ], style="green" if ready else "yellow")
+
+
+def server_stopped(data: dict) -> Text:
+    how = "stopped" if data["graceful"] else "killed (it did not stop in time)"
+    return Text(f"fpx server pid {data['pid']} at {data['url']} {how}", style="green")
+
+
+def checks(results: list[dict]) -> Group:
+    table = _table("", "check", "expected", "got", "ms")
+    for result in results:
+        mark = Text("✓", "green") if result["ok"] else Text("✗", "bold red")
+        got_style = "" if result["ok"] else "red"
+        table.add_row(
+            mark, result["check"], Text(result["expected"]), Text(result["got"], got_style),
+            f"{result['ms']:.1f}",
+        )
+    failed = sum(not r["ok"] for r in results)
+    summary = (
+        Text(f"all {len(results)} checks passed", "bold green") if not failed
+        else Text(f"{failed} of {len(results)} checks failed", "bold red")
+    )
+    return Group(table, Text(""), summary)

@@ -1,0 +1,156 @@
+"""The global options and the Session a command runs in.
+
+`--url`, `--json`, `--request-timeout` and `--token` work before the subcommand (the root
+callback keeps them in ctx.obj) and after it (`@session_command` adds them to the command):
+`fpx --url U predict 3.5` and `fpx predict 3.5 --url U` are the same; given in both places, the
+one after the subcommand wins. Each option is defined once, below, as an Annotated alias.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Annotated, Any
+
+import typer
+
+from cli import state
+from cli.client import DEFAULT_REQUEST_TIMEOUT, DEFAULT_URL, ApiClient, check_url
+from cli.errors import reported_errors
+from cli.output import Output
+
+GLOBAL_PANEL = "Global options (before or after the command)"
+
+UrlOption = Annotated[str | None, typer.Option(
+    "--url", metavar="URL", rich_help_panel=GLOBAL_PANEL, show_default=False,
+    help="The fpx server. Default: $FPX_URL, else the server `fpx serve --detach` started,"
+    f" else {DEFAULT_URL}.",
+)]
+JsonOption = Annotated[bool, typer.Option(
+    "--json", rich_help_panel=GLOBAL_PANEL, show_default=False,
+    help="Print the server's data as JSON (the default when stdout is not a terminal).",
+)]
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise typer.BadParameter("must be more than 0 seconds")
+    return value
+
+
+RequestTimeoutOption = Annotated[float | None, typer.Option(
+    "--request-timeout", metavar="SECONDS", callback=_positive, rich_help_panel=GLOBAL_PANEL,
+    show_default=False,
+    help=f"Seconds each HTTP request may take. Default: {DEFAULT_REQUEST_TIMEOUT:g}.",
+)]
+TokenOption = Annotated[str | None, typer.Option(
+    "--token", metavar="TOKEN", rich_help_panel=GLOBAL_PANEL, show_default=False,
+    help="API token, for a server started with one. Default: $FPX_API_TOKEN.",
+)]
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    url: str | None = None
+    json: bool = False
+    request_timeout: float | None = None
+    token: str | None = None
+
+    def merged(self, given: dict[str, Any]) -> GlobalOptions:
+        """These options overridden by the ones given after the subcommand."""
+        return replace(self, **{k: v for k, v in given.items() if v not in (None, False)})
+
+
+# name in GlobalOptions -> (parameter name, annotation, default) on a command
+_PARAMETERS: dict[str, tuple[str, Any, Any]] = {
+    "url": ("url", UrlOption, None),
+    "json": ("json_output", JsonOption, False),
+    "request_timeout": ("request_timeout", RequestTimeoutOption, None),
+    "token": ("token", TokenOption, None),
+}
+ALL_OPTIONS = tuple(_PARAMETERS)
+
+
+class Session:
+    """What a command needs: its options, where its output goes, and a client for the server."""
+
+    def __init__(self, options: GlobalOptions) -> None:
+        self.options = options
+        self.out = Output(json_mode=options.json)
+
+    @property
+    def explicit_url(self) -> str | None:
+        return check_url(self.options.url) if self.options.url else None
+
+    @cached_property
+    def url(self) -> str:
+        """--url, else $FPX_URL, else the detached server's record, else the default."""
+        if self.options.url:
+            return check_url(self.options.url)
+        if env_url := os.environ.get("FPX_URL"):
+            return check_url(env_url, "FPX_URL")
+        if (record := state.running()) is not None:
+            return record.url
+        return DEFAULT_URL
+
+    @property
+    def token(self) -> str | None:
+        return self.options.token or os.environ.get("FPX_API_TOKEN") or None
+
+    @property
+    def request_timeout(self) -> float:
+        return self.options.request_timeout or DEFAULT_REQUEST_TIMEOUT
+
+    def client(self, url: str | None = None) -> ApiClient:
+        return ApiClient(url or self.url, timeout=self.request_timeout, token=self.token)
+
+    @cached_property
+    def api(self) -> ApiClient:
+        return self.client()
+
+    def close(self) -> None:
+        if "api" in self.__dict__:
+            self.api.close()
+
+
+def session_command(
+    *options: str,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make a function taking a Session first into a Typer command with the global options.
+
+    The named options (all of them by default) are added to the command's signature, merged
+    with the ones given before the subcommand, and turned into the Session passed in. A
+    CliError raised by the command becomes its message on stderr and its exit code.
+    """
+    chosen = options or ALL_OPTIONS
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+        added = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+        for name in chosen:
+            param, annotation, default = _PARAMETERS[name]
+            added.append(inspect.Parameter(
+                param, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+            ))
+
+        @functools.wraps(fn)
+        def command(*args: Any, ctx: typer.Context, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(_PARAMETERS[name][0]) for name in chosen}
+            before = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+            session = Session(before.merged(given))
+            with reported_errors():
+                try:
+                    return fn(session, *args, **kwargs)
+                finally:
+                    session.close()
+
+        parameters = [*own, *added]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return decorate
