@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import logging.config
 import sys
 
 from server.logs import serve_log_config
 from server.settings import Settings
+
+log = logging.getLogger("fpx.server")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main() -> int:
@@ -17,6 +31,12 @@ def main() -> int:
     except ValidationError as exc:
         sys.stderr.write(f"fpx: bad settings:\n{exc}\n")
         return 2
+    log_config = serve_log_config(settings.log_level)
+    logging.config.dictConfig(log_config)
+    if settings.api_token is None and not is_loopback(settings.host):
+        log.warning(
+            "listening on %s without FPX_API_TOKEN: the API is open to the network", settings.host
+        )
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -24,7 +44,7 @@ def main() -> int:
         port=settings.port,
         workers=settings.workers if not settings.reload else None,
         reload=settings.reload,
-        log_config=serve_log_config(settings.log_level),
+        log_config=log_config,
         access_log=settings.log_level == "debug",
     )
     return 0

@@ -36,3 +36,18 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path):
     with server:
         assert server.wait(timeout=20) == 2
     assert "max_wait" in server.log()
+
+
+def test_a_public_host_without_a_token_is_warned_about(tmp_path):
+    server = ServerProcess(tmp_path, {"FPX_HOST": "0.0.0.0"})
+    with server:
+        pass
+    assert "without FPX_API_TOKEN: the API is open to the network" in server.log()
+
+
+def test_a_public_host_with_a_token_is_not_warned_about(tmp_path):
+    server = ServerProcess(tmp_path, {"FPX_HOST": "0.0.0.0", "FPX_API_TOKEN": "t0ken"})
+    with server:
+        pass
+    log = server.log()
+    assert "open to the network" not in log and "t0ken" not in log
