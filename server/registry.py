@@ -8,7 +8,6 @@ cheap with `inline_model`, as the built-in one is: x * 42 is not worth a thread 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import logging
@@ -70,9 +69,9 @@ class LoadedModel:
     inline: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.is_async = inspect.iscoroutinefunction(self.predict_fn) or inspect.iscoroutinefunction(
-            getattr(self.predict_fn, "__call__", None)  # noqa: B004 - callable instances
-        )
+        # A callable instance is async when its __call__ is.
+        call = self.predict_fn if inspect.isroutine(self.predict_fn) else self.predict_fn.__call__
+        self.is_async = inspect.iscoroutinefunction(call)
         self.inline = bool(getattr(self.predict_fn, "fpx_inline", False))
 
     async def predict(self, x: float) -> float:
@@ -128,11 +127,10 @@ class ModelRegistry:
             try:
                 loader = _resolve(spec.loader)
                 # Loaders may be slow (reading weights): keep them off the event loop.
-                predict_fn = await loader() if inspect.iscoroutinefunction(loader) else (
-                    await to_thread.run_sync(loader)
-                )
-                if asyncio.iscoroutine(predict_fn):
-                    predict_fn = await predict_fn
+                if inspect.iscoroutinefunction(loader):
+                    predict_fn = await loader()
+                else:
+                    predict_fn = await to_thread.run_sync(loader)
                 if not callable(predict_fn):
                     raise TypeError(f"loader returned {type(predict_fn).__name__}, not a callable")
             except Exception as exc:
