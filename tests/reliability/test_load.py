@@ -97,7 +97,7 @@ def test_64_clients_5000_mixed_requests_no_errors_nothing_lost(tmp_path):
 
 
 def test_back_pressure_is_503_with_retry_after_and_the_rest_keeps_working(tmp_path):
-    env = {"FPX_MAX_QUEUED": "5", "FPX_MAX_RUNNING": "2"}
+    env = {"FPX_MAX_QUEUED": "5", "FPX_MAX_RUNNING": "2", "FPX_SHUTDOWN_TIMEOUT": "0.2"}
     with ServerProcess(tmp_path, env) as server, httpx.Client(base_url=server.url) as c:
         accepted = [c.post("/tasks", json={"wait_time": 3600}) for _ in range(5)]
         assert all(r.status_code == 202 for r in accepted)
