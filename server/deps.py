@@ -1,4 +1,8 @@
-"""Dependencies, named once as Annotated aliases; state lives on the app, set by the lifespan."""
+"""Dependencies, named once as Annotated aliases; state lives on the app, set by the lifespan.
+
+Each is `async def` although none awaits: FastAPI runs a plain `def` dependency in the
+threadpool, a thread hop per request for what is an attribute lookup.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,23 @@ from server.store import Store
 from server.tasks import TaskRunner
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_runner(request: Request) -> TaskRunner:
+async def get_runner(request: Request) -> TaskRunner:
     return request.app.state.runner
 
 
-def get_current_user(settings: Annotated[Settings, Depends(get_settings)]) -> UserPublic:
+async def get_current_user(settings: Annotated[Settings, Depends(get_settings)]) -> UserPublic:
     """Who is asking: the configured default user until authentication exists."""
     return UserPublic(username=settings.default_user)
 
