@@ -14,14 +14,19 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli import state
-from cli.client import DEFAULT_REQUEST_TIMEOUT, DEFAULT_URL, ApiClient, check_url
 from cli.errors import reported_errors
 from cli.output import Output
+
+if TYPE_CHECKING:
+    from cli.client import ApiClient
+
+# Also the client's; kept here so that defining the options does not import the client.
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_REQUEST_TIMEOUT = 5.0
 
 GLOBAL_PANEL = "Global options (before or after the command)"
 
@@ -84,11 +89,16 @@ class Session:
 
     @property
     def explicit_url(self) -> str | None:
+        from cli.client import check_url
+
         return check_url(self.options.url) if self.options.url else None
 
     @cached_property
     def url(self) -> str:
         """--url, else $FPX_URL, else the detached server's record, else the default."""
+        from cli import state
+        from cli.client import check_url
+
         if self.options.url:
             return check_url(self.options.url)
         if env_url := os.environ.get("FPX_URL"):
@@ -106,6 +116,8 @@ class Session:
         return self.options.request_timeout or DEFAULT_REQUEST_TIMEOUT
 
     def client(self, url: str | None = None) -> ApiClient:
+        from cli.client import ApiClient
+
         return ApiClient(url or self.url, timeout=self.request_timeout, token=self.token)
 
     @cached_property

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import typer
 
-from cli.checks import run_checks
 from cli.errors import CliError
-from cli.launcher import ServerConfig, ServerProcess
 from cli.session import Session, session_command
 
 app = typer.Typer()
@@ -35,6 +32,8 @@ def check(s: Session) -> None:
       fpx check
       fpx check --url http://127.0.0.1:8000 --json
     """
+    import tempfile
+
     url = s.explicit_url
     if url is not None:
         results = _run(s, url)
@@ -48,11 +47,15 @@ def check(s: Session) -> None:
 
 
 def _run(s: Session, url: str) -> list[dict]:
+    from cli.checks import run_checks
+
     with s.client(url) as api:
         return run_checks(api)
 
 
 def _run_throwaway(s: Session, tmp: Path) -> list[dict]:
+    from cli.launcher import ServerConfig, ServerProcess
+
     config = ServerConfig(
         port=0, db=tmp / "check.db", log_level="warning", models=(),
         extra_env={"FPX_SHUTDOWN_TIMEOUT": "1", "FPX_API_TOKEN": ""},

@@ -11,7 +11,6 @@ import typer
 
 from cli import state
 from cli.errors import ApiError, Unreachable, reported_errors
-from cli.launcher import stop_pid
 from cli.session import Session, session_command
 
 app = typer.Typer()
@@ -74,6 +73,8 @@ def stop(s: Session) -> None:
 
     Exits 3 when none runs.
     """
+    from cli.launcher import stop_pid
+
     record = _running()
     graceful = stop_pid(record.pid, record.proc_start, record.stop_timeout)
     state.remove()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import enum
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli import state
 from cli.errors import CliError
-from cli.launcher import ServerConfig, ServerProcess, StopOnSignals, StopRequested
 from cli.session import Session, session_command
+
+if TYPE_CHECKING:
+    from cli.launcher import ServerConfig, ServerProcess
 
 app = typer.Typer()
 
@@ -86,6 +88,8 @@ def serve(
       fpx serve --port 0 --model double=mymodels:load_double
       fpx serve --detach && fpx status && fpx stop
     """
+    from cli.launcher import ServerConfig
+
     config = ServerConfig(
         host=host, port=port, db=db.expanduser().resolve() if db else None, workers=workers,
         reload=reload, log_level=log_level.value, models=tuple(model) if model else None,
@@ -125,6 +129,8 @@ def _database(config: ServerConfig) -> Path:
 
 
 def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) -> None:
+    from cli.launcher import ServerProcess, StopOnSignals, StopRequested
+
     server = ServerProcess(config, output="stream")
     stop_timeout = config.stop_timeout()
 
@@ -150,6 +156,9 @@ def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) 
 
 
 def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) -> None:
+    from cli import procs
+    from cli.launcher import ServerProcess
+
     running = state.running()
     if running is not None:
         raise CliError(
@@ -164,8 +173,6 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
     except BaseException:
         server.kill()
         raise
-    from cli import procs
-
     record = state.ServerRecord(
         url=server.url, pid=server.pid, log=str(log), db=str(db),
         started_at=time.time() - ready["startup_s"],
