@@ -1,0 +1,107 @@
+"""Every failure a user can cause: one line on stderr, no traceback, the documented exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cli.errors import ExitCode
+from tests.cli.conftest import one_line, server_env
+from tests.live import ServerProcess
+
+USAGE = [
+    (["predict", "abc"], "fpx predict: Invalid value for 'X'"),
+    (["predict"], "fpx predict: Missing argument 'X'"),
+    (["predict", "1", "--bogus"], "unexpected extra argument"),
+    (["task", "get", "not-a-uuid"], "fpx task get: Invalid value for 'ID'"),
+    (["task", "cancel", "12"], "fpx task cancel: Invalid value for 'ID'"),
+    (["task", "wait", "x"], "fpx task wait: Invalid value for 'ID'"),
+    (["task", "submit", "--wait", "-1"], "Invalid value for '--wait'"),
+    (["task", "submit", "--wait", "1.5"], "Invalid value for '--wait'"),
+    (["task", "submit", "--id", "nope"], "Invalid value for '--id'"),
+    (["task", "list", "--status", "done"], "Invalid value for '--status'"),
+    (["task", "list", "--limit", "0"], "Invalid value for '--limit'"),
+    (["items", "get", "-1"], "fpx items get: Invalid value for 'ID'"),
+    (["items", "get", "0"], "fpx items get: Invalid value for 'ID'"),
+    (["items", "get", "abc"], "fpx items get: Invalid value for 'ID'"),
+    (["items", "delete", "-7"], "fpx items delete: Invalid value for 'ID'"),
+    (["items", "list", "--limit", "1001"], "Invalid value for '--limit'"),
+    (["items", "list", "--offset", "-1"], "Invalid value for '--offset'"),
+    (["--request-timeout", "0", "predict", "1"], "must be more than 0 seconds"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["--bogus", "predict", "1"], "No such option: --bogus"),
+    (["serve", "--port", "70000"], "Invalid value for '--port'"),
+    (["serve", "--model", "nonsense"], "--model 'nonsense' is not of the form NAME=module:attr"),
+    (["serve", "--log-level", "loud"], "Invalid value for '--log-level'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE, ids=[" ".join(a) for a, _ in USAGE])
+def test_bad_usage_is_one_line_and_exit_2(fpx, args, message):
+    result = fpx.fails(ExitCode.USAGE, *args)
+    assert message in one_line(result)
+
+
+@pytest.mark.parametrize("url", ["foo", "127.0.0.1:8000", "ftp://host/", "http://", "http://h:x/"])
+def test_a_url_that_is_not_one_is_bad_usage(fpx, url):
+    result = fpx.fails(ExitCode.USAGE, "predict", "1", "--url", url)
+    assert one_line(result) == f"error: --url {url!r} is not a URL like http://127.0.0.1:8000"
+
+
+def test_a_bad_fpx_url_is_named(fpx, monkeypatch):
+    monkeypatch.setenv("FPX_URL", "nope")
+    result = fpx.fails(ExitCode.USAGE, "models")
+    assert "FPX_URL 'nope' is not a URL" in one_line(result)
+
+
+def test_no_server_is_exit_3_with_the_hint(fpx, free_url):
+    result = fpx.fails(ExitCode.UNREACHABLE, "predict", "1", "--url", free_url)
+    assert result.stderr.splitlines()[0] == (
+        f"error: no fpx server at {free_url} - start one with `fpx serve`"
+    )
+
+
+def test_a_server_too_slow_is_exit_3(fpx, silent_url):
+    result = fpx.fails(ExitCode.UNREACHABLE, "health", "--url", silent_url,
+                       "--request-timeout", "0.3")
+    assert "did not answer GET /livez within 0.3 s (--request-timeout)" in one_line(result)
+
+
+def test_something_that_is_not_fpx_is_exit_1(fpx, html_url):
+    result = fpx.fails(ExitCode.FAILED, "predict", "1", "--url", html_url)
+    assert one_line(result) == (
+        f"error: {html_url} is not an fpx server: it answered 404 with text/html;charset=utf-8,"
+        " not JSON"
+    )
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("token-server")
+    env = server_env(workdir, FPX_API_TOKEN="s3cret-token")
+    with ServerProcess(workdir, env) as live:
+        yield live
+
+
+def test_a_token_server_without_the_token_is_401_with_a_hint(fpx, token_server):
+    result = fpx.fails(ExitCode.FAILED, "predict", "1", "--url", token_server.url)
+    assert result.stderr.splitlines() == [
+        "error: 401 Unauthorized: missing or invalid bearer token"
+        " (send Authorization: Bearer <FPX_API_TOKEN>)",
+        "  this server needs an API token: pass --token or set FPX_API_TOKEN",
+    ]
+    assert "s3cret" not in result.output
+
+
+def test_the_token_from_the_option_or_the_environment(fpx, token_server, monkeypatch):
+    url = token_server.url
+    assert fpx.json("predict", "1", "--url", url, "--token", "s3cret-token")["result"] == 42.0
+    assert fpx.json("--token", "s3cret-token", "--url", url, "users", "me")["username"]
+    fpx.fails(ExitCode.FAILED, "predict", "1", "--url", url, "--token", "wrong")
+    monkeypatch.setenv("FPX_API_TOKEN", "s3cret-token")
+    assert fpx.json("models", "--url", url)[0]["name"] == "answer_to_everything"
+
+
+def test_health_needs_no_token(fpx, token_server):
+    assert fpx.json("health", "--url", token_server.url)["readyz"]["status"] == "ready"

@@ -1,0 +1,53 @@
+"""`fpx --help`, `--version`, and every command's help."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+
+from cli.errors import ExitCode
+from cli.main import app
+
+
+def command_paths(group=None, path=()) -> list[tuple[str, ...]]:
+    group = group or typer.main.get_command(app)
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*path, name))
+        if getattr(command, "commands", None):
+            paths.extend(command_paths(command, (*path, name)))
+    return paths
+
+
+def test_version(fpx):
+    from importlib.metadata import version
+
+    assert fpx.ok("--version").stdout == f"fpx {version('fpx')}\n"
+
+
+def test_help_documents_the_exit_codes(fpx):
+    out = fpx.ok("--help").stdout
+    for code in ExitCode:
+        assert f"\n {code.value}  " in out, out
+    for command in ("serve", "status", "stop", "logs", "predict", "models", "users", "items",
+                    "task", "health", "check"):
+        assert f"│ {command} " in out
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_every_command_has_help(fpx, path):
+    out = fpx.ok(*path, "--help").stdout
+    assert f"Usage: fpx {' '.join(path)}" in out
+
+
+@pytest.mark.parametrize("path", [("predict",), ("items", "list"), ("task", "submit"),
+                                  ("task", "wait"), ("serve",), ("check",), ("logs",)])
+def test_help_has_examples(fpx, path):
+    assert "Example" in fpx.ok(*path, "--help").stdout
+
+
+@pytest.mark.parametrize("path", [("predict",), ("task", "get"), ("users", "me"), ("check",)])
+def test_global_options_are_in_each_commands_help(fpx, path):
+    out = fpx.ok(*path, "--help").stdout
+    for option in ("--url", "--json", "--request-timeout", "--token"):
+        assert option in out

@@ -1,0 +1,89 @@
+"""The launcher's parts: the port check, the start-up failure reason, process identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from cli import procs
+from cli.errors import ExitCode
+from cli.launcher import PortInUse, ServerConfig, claim_port, connect_url, startup_reason
+from tests.cli.conftest import one_line
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        yield s.getsockname()[1]
+
+
+def test_claim_port(held_port):
+    with pytest.raises(PortInUse, match=f"^127.0.0.1:{held_port} is already in use$"):
+        claim_port("127.0.0.1", held_port)
+    free = claim_port("127.0.0.1", 0)
+    assert free > 0
+    assert claim_port("127.0.0.1", free) == free
+
+
+def test_serve_on_a_port_in_use_starts_nothing(fpx, held_port, tmp_path):
+    db = tmp_path / "never.db"
+    result = fpx.fails(ExitCode.FAILED, "serve", "--port", str(held_port), "--db", str(db))
+    assert one_line(result) == f"error: 127.0.0.1:{held_port} is already in use"
+    assert not db.exists()
+
+
+def test_serve_reports_why_the_server_died(fpx, tmp_path):
+    result = fpx("serve", "--port", "0", "--db", "/proc/nope/fpx.db")
+    assert result.exit_code == ExitCode.FAILED
+    assert "error: the server exited during start-up (exit code 3): opening database" in (
+        result.stderr
+    )
+    assert "cannot open database /proc/nope/fpx.db" in result.stderr
+
+
+def test_connect_url():
+    assert connect_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert connect_url("0.0.0.0", 1) == "http://127.0.0.1:1"
+    assert connect_url("::", 2) == "http://[::1]:2"
+    assert connect_url("::1", 3) == "http://[::1]:3"
+
+
+def test_startup_reason():
+    lines = [
+        "2026-12-01 07:58:59,734 INFO    uvicorn.error: Started server process [5506]",
+        "2026-12-01 07:58:59,746 ERROR   fpx.lifespan: loading 2 models failed: ModuleNotFound",
+        "2026-12-01 07:58:59,749 ERROR   uvicorn.error: Traceback (most recent call last):",
+        "2026-12-01 07:58:59,749 ERROR   uvicorn.error: Application startup failed. Exiting.",
+    ]
+    assert startup_reason(lines) == "loading 2 models failed: ModuleNotFound"
+    assert startup_reason(["fpx: bad settings:", "1 validation error", "port"]) == "bad settings"
+    assert startup_reason(["", "something else", ""]) == "something else"
+    assert startup_reason([]) == "no output"
+
+
+def test_config_env_passes_every_setting(tmp_path):
+    env = ServerConfig(
+        host="0.0.0.0", port=1, db=tmp_path / "x.db", workers=2, reload=True,
+        log_level="debug", models=("a=m:f", "b=m:g"), max_wait=9, token="t",
+    ).env(1234)
+    assert {k: env[k] for k in env if k.startswith("FPX_")} == {
+        "FPX_HOST": "0.0.0.0", "FPX_PORT": "1234", "FPX_DB": str(tmp_path / "x.db"),
+        "FPX_WORKERS": "2", "FPX_RELOAD": "true", "FPX_LOG_LEVEL": "debug",
+        "FPX_MODELS": "a=m:f,b=m:g", "FPX_MAX_WAIT": "9", "FPX_API_TOKEN": "t",
+    }
+
+
+def test_process_identity(held_port):
+    me = os.getpid()
+    assert procs.is_running(me)
+    assert procs.is_running(me, procs.start_time(me))
+    assert not procs.is_running(me, (procs.start_time(me) or 0) + 1)
+    assert not procs.is_running(2**22 + 12345)
+    assert procs.holds_listener(me, held_port) is True
+    assert procs.holds_listener(me, claim_port("127.0.0.1", 0)) is False
+    assert me in procs.group_members(os.getpgid(me))

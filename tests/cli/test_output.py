@@ -1,0 +1,79 @@
+"""What a terminal shows: rich tables and panels, the progress of a task, --json kept as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+# rich's own switch: a terminal, without colours, wide enough not to wrap.
+TERMINAL = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "120"}
+
+
+@pytest.fixture
+def term(fpx):
+    def run(*args: str) -> str:
+        result = fpx(*args, env=TERMINAL)
+        assert result.exit_code == 0, result.output
+        return plain(result.stdout)
+
+    return run
+
+
+def plain(text: str) -> str:
+    """Without terminal escape sequences (styles, cursor moves)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_predict_on_a_terminal(term):
+    assert term("predict", "3.5") == "answer_to_everything(3.5) = 147.0\n"
+
+
+def test_json_on_a_terminal_is_indented_json(fpx):
+    result = fpx("predict", "3.5", "--json", env=TERMINAL)
+    assert result.stdout.startswith("{\n  ")
+    assert json.loads(result.stdout)["result"] == 147.0
+
+
+def test_tables(term):
+    assert "answer_to_everything" in term("models")
+    users = term("users", "list")
+    assert users.split()[:3] == ["username", "━━━━━━━━", "Rick"]
+    health = term("health")
+    assert "/readyz" in health and "ready" in health
+
+
+def test_item_panel_and_table(term, fpx):
+    out = term("items", "add", "[bold]not markup[/bold]", "-d", "green")
+    assert "[bold]not markup[/bold]" in out  # server text is shown as is, never as rich markup
+    assert "description  green" in out
+    assert "deleted item" in term("items", "delete", out.split("item ")[1].split()[0])
+
+
+def test_submit_prints_the_id_and_how_to_look_it_up(term):
+    out = term("task", "submit", "--wait", "0")
+    task_id = out.split("accepted task ")[1].split()[0]
+    assert f"fpx task wait {task_id}" in out
+    assert f"fpx task get {task_id}" in out
+
+
+def test_follow_shows_progress_then_the_task(term):
+    out = term("task", "submit", "--wait", "1", "--follow")
+    assert "━" in out and "100%" in out  # the progress bar, finished
+    assert "status     succeeded" in out
+    assert "result     task done after 1" in out
+
+
+def test_task_list(term, fpx):
+    fpx.ok("task", "submit", "--wait", "0", "--follow")
+    out = term("task", "list", "--status", "succeeded", "--limit", "3")
+    assert out.split()[:3] == ["id", "┃", "status"]
+    assert "succeeded" in out
+
+
+def test_errors_go_to_stderr_not_stdout(fpx):
+    result = fpx("users", "get", "Jerry", env=TERMINAL)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "404 Not Found" in result.stderr
