@@ -35,5 +35,14 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The bench extra brings HTTPie; wrk, hey and curl come from apt-get (python -m bench installs
+# them when it runs as root). Whatever cannot be had is said, and its rows are skipped.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	@$(BIN)/python -m pip install $(PIP_QUIET) -e '.[bench]' && touch $@ \
+		|| echo "bench: could not install the bench extra (HTTPie): its rows are skipped"
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

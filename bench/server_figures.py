@@ -1,0 +1,223 @@
+"""Figures of running servers: /predict throughput and latency, /predict while tasks sleep,
+POST /tasks, launch -> ready, and memory. fpx and its baseline run side by side, pinned to the
+same CPU, and take turns under the load generator (ABAB...)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from bench import load
+from bench.context import Context
+from bench.load import Load
+from bench.procs import BenchError, Service, http_get, http_post_json
+from bench.report import Row, Target
+
+PREDICT = "/predict?x=3.5"
+BASELINE_APP = "bench.baseline_app:app"
+TUTORIAL_APP = "bench.tutorial_app:app"
+ONE_ROUTE = "one-route FastAPI app"
+NO_TASK = '{"wait_time": 0}'
+
+
+def _load_tool(ctx: Context) -> str:
+    if ctx.load_tool is None:
+        raise BenchError("neither wrk nor hey is installed")
+    return ctx.load_tool
+
+
+def _timed_rounds(ctx: Context, services: list[Service], path: str) -> list[list[Load]]:
+    """A warm-up run on each service, then timed runs taking turns; the loads of each."""
+    tool = _load_tool(ctx)
+    c = ctx.config
+    for s in services:
+        load.timed_get(tool, s.url + path, c.connections, c.warmup_seconds)
+    loads: list[list[Load]] = [[] for _ in services]
+    for _ in range(c.load_rounds):
+        for i, s in enumerate(services):
+            loads[i].append(load.timed_get(tool, s.url + path, c.connections, c.load_seconds))
+    return loads
+
+
+def _fill(row: Row, fpx: list[Load], baseline: list[Load], value: Callable[[Load], float | None]):
+    row.fpx_samples = [v for v in map(value, fpx) if v is not None]
+    row.baseline_samples = [v for v in map(value, baseline) if v is not None]
+
+
+def _errors(loads: list[list[Load]]) -> str:
+    bad = sum(x.errors for side in loads for x in side)
+    return f" {bad} requests failed." if bad else ""
+
+
+def _counts(service: Service) -> dict[str, int]:
+    status, body = http_get(service.port, "/tasks/counts")
+    if status != 200:
+        raise BenchError(f"{service.name}: GET /tasks/counts answered {status}")
+    return json.loads(body)
+
+
+def _wait_for(probe: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.perf_counter() + timeout
+    while not probe():
+        if time.perf_counter() > deadline:
+            raise BenchError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+def _wait_succeeded(service: Service, count: int, timeout: float = 120.0) -> None:
+    _wait_for(
+        lambda: _counts(service).get("succeeded", 0) >= count, timeout,
+        f"{count} tasks to succeed on {service.name}",
+    )
+
+
+def predict_throughput(ctx: Context) -> list[Row]:
+    c = ctx.config
+    rps = Row(
+        f"`/predict` requests/s (1 worker, {c.connections} connections)", ONE_ROUTE, "req/s",
+        Target(">=", 1.0),
+    )
+    p99 = Row("`/predict` p99 latency (same runs)", ONE_ROUTE, "ms")
+    with ctx.fpx_server("rps-fpx") as fpx, ctx.uvicorn_app("rps-baseline", BASELINE_APP) as base:
+        fpx.wait_until_answers("/readyz")
+        base.wait_until_answers(PREDICT)
+        if http_get(fpx.port, PREDICT)[1] != http_get(base.port, PREDICT)[1]:
+            raise BenchError("fpx and the baseline app answer /predict differently")
+        loads = _timed_rounds(ctx, [fpx, base], PREDICT)
+    _fill(rps, *loads, lambda x: x.requests_per_s)
+    _fill(p99, *loads, lambda x: x.p99_ms)
+    rps.note = (
+        f"{ctx.load_tool}, {c.load_rounds} runs of {c.load_seconds:g} s per side after a "
+        f"{c.warmup_seconds:g} s warm-up; both answer the same bytes.{_errors(loads)}"
+    )
+    return [rps, p99]
+
+
+def predict_under_sleeping_tasks(ctx: Context) -> list[Row]:
+    n = ctx.config.busy_tasks
+    same = "the same server idle"
+    p99 = Row(f"`/predict` p99 while {n} tasks sleep (max_running)", same, "ms", Target("<=", 2.0))
+    rps = Row(f"`/predict` requests/s while {n} tasks sleep", same, "req/s")
+    with ctx.fpx_server("busy-fpx", max_running=str(n)) as busy, \
+            ctx.fpx_server("idle-fpx", max_running=str(n)) as idle:
+        busy.wait_until_answers("/readyz")
+        idle.wait_until_answers("/readyz")
+        sleeping = json.dumps({"wait_time": 3600}).encode()  # outlasts the figure
+        for _ in range(n):
+            if http_post_json(busy.port, "/tasks", sleeping) != 202:
+                raise BenchError("the busy server refused a task")
+        _wait_for(lambda: _counts(busy)["running"] == n, 30, f"{n} running tasks")
+        loads = _timed_rounds(ctx, [busy, idle], PREDICT)
+        still = _counts(busy)["running"]
+    _fill(p99, *loads, lambda x: x.p99_ms)
+    _fill(rps, *loads, lambda x: x.requests_per_s)
+    p99.note = f"{still} of {n} tasks were still running after the last run.{_errors(loads)}"
+    return [p99, rps]
+
+
+def task_submissions(ctx: Context) -> list[Row]:
+    c = ctx.config
+    tutorial = "tutorial in-memory BackgroundTasks app"
+    rate = Row("`POST /tasks` (wait_time 0) submissions/s", tutorial, "req/s", Target(">=", 0.5))
+    until = Row(f"time until all {c.tasks:,} submitted tasks succeeded", tutorial, "s")
+    with ctx.fpx_server("tasks-fpx") as fpx, ctx.uvicorn_app("tasks-tutorial", TUTORIAL_APP) as tut:
+        fpx.wait_until_answers("/readyz")
+        tut.wait_until_answers("/tasks/counts")
+        accepted = {fpx.name: 0, tut.name: 0}
+        failed = 0
+        for _ in range(c.task_rounds):
+            for service, rate_samples, until_samples in (
+                (fpx, rate.fpx_samples, until.fpx_samples),
+                (tut, rate.baseline_samples, until.baseline_samples),
+            ):
+                started = time.perf_counter()
+                result = load.counted_post(service.url + "/tasks", NO_TASK, c.tasks,
+                                           c.connections)
+                accepted[service.name] += result.requests - result.errors
+                failed += result.errors
+                _wait_succeeded(service, accepted[service.name])
+                rate_samples.append(result.requests_per_s)
+                until_samples.append(time.perf_counter() - started)
+    rate.note = (
+        f"hey, {c.task_rounds} rounds of {c.tasks:,} submissions per side, {c.connections} at a "
+        f"time; fpx writes each task to SQLite (WAL) and runs it, the tutorial keeps a dict."
+        + (f" {failed} submissions were refused." if failed else "")
+    )
+    return [rate, until]
+
+
+def launch_and_memory(ctx: Context) -> list[Row]:
+    """Launch -> ready (python -m server, fpx serve) against bare uvicorn -> first answer, and
+    the RSS of each server once it answered."""
+    bare = "bare uvicorn + one-route app -> first answer"
+    module = Row("`python -m server` launch -> ready", bare, "s", Target("<=", 1.25))
+    serve = Row("`fpx serve` launch -> ready", bare, "s", Target("<=", 1.25))
+    rss = Row("server RSS after start-up", "one-route app after start-up", "MiB",
+              Target("<=", 1.3))
+
+    def fpx_module() -> tuple[float, float]:
+        with ctx.fpx_server("launch-fpx", db="launch") as s:
+            ready = s.wait_until_answers("/readyz")
+            http_get(s.port, PREDICT)
+            return ready, s.rss_mib()
+
+    def baseline() -> tuple[float, float]:
+        with ctx.uvicorn_app("launch-baseline", BASELINE_APP) as s:
+            ready = s.wait_until_answers(PREDICT)
+            http_get(s.port, PREDICT)
+            return ready, s.rss_mib()
+
+    def fpx_serve() -> float:
+        with ctx.fpx_serve("launch-serve", db="launch") as s:
+            return s.wait_for_output()
+
+    fpx_module(), baseline(), fpx_serve()  # warm-up: the page cache, the database file
+    for _ in range(ctx.config.launch_rounds):
+        ready, mib = fpx_module()
+        module.fpx_samples.append(ready)
+        rss.fpx_samples.append(mib)
+        ready, mib = baseline()
+        module.baseline_samples.append(ready)
+        serve.baseline_samples.append(ready)
+        rss.baseline_samples.append(mib)
+        serve.fpx_samples.append(fpx_serve())
+    module.note = (
+        "ready: /readyz answers 200 (models loaded, database open, runner started); the "
+        "baseline: its first 200 from /predict. Polled every 2 ms on an existing database."
+    )
+    serve.note = "ready: `fpx serve --json` prints its ready line (it polls /readyz itself)."
+    return [module, serve, rss]
+
+
+def memory_after_tasks(ctx: Context) -> list[Row]:
+    c = ctx.config
+    after = Row(f"server RSS after {c.rss_tasks:,} tasks", "one-route app after start-up", "MiB",
+                Target("<=", 1.3))
+    growth = Row("RSS growth per finished task", "-", "B/task", Target("<=", 256, "B/task"))
+    with ctx.uvicorn_app("rss-baseline", BASELINE_APP) as base:
+        base.wait_until_answers(PREDICT)
+        http_get(base.port, PREDICT)
+        after.baseline_samples.append(base.rss_mib())
+    checkpoints: list[tuple[int, float]] = []
+    with ctx.fpx_server("rss-fpx") as fpx:
+        fpx.wait_until_answers("/readyz")
+        http_get(fpx.port, PREDICT)
+        started_mib = fpx.rss_mib()
+        done = 0
+        while done < c.rss_tasks:
+            batch = min(c.tasks, c.rss_tasks - done)
+            result = load.counted_post(fpx.url + "/tasks", NO_TASK, batch, c.connections)
+            done += result.requests - result.errors
+            _wait_succeeded(fpx, done)
+            checkpoints.append((done, fpx.rss_mib()))
+    after.fpx_samples.append(checkpoints[-1][1])
+    (first, first_mib), (last, last_mib) = checkpoints[0], checkpoints[-1]
+    if last > first:
+        growth.fpx_samples.append((last_mib - first_mib) * 1024 * 1024 / (last - first))
+    growth.note = (
+        f"RSS {started_mib:.1f} MiB after start-up, then "
+        + ", ".join(f"{mib:.1f} MiB after {n:,}" for n, mib in checkpoints)
+        + "; growth counted from the first checkpoint (SQLite's page cache fills first)."
+    )
+    return [after, growth]

@@ -1,0 +1,69 @@
+"""The outside tools the benchmarks use, installed when missing and possible.
+
+wrk, hey and curl come from Debian's packages (apt-get, when running as root); HTTPie comes
+from PyPI with fpx's `bench` extra (`make bench` installs it). What cannot be had is said once,
+and the figures that need it are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+DEBIAN_TOOLS = ("wrk", "hey", "curl")
+
+
+def ensure_debian_tools(say: Callable[[str], None]) -> None:
+    missing = [t for t in DEBIAN_TOOLS if shutil.which(t) is None]
+    if not missing:
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        say(
+            f"missing {', '.join(missing)}: install them (Debian: apt-get install -y "
+            f"{' '.join(missing)}); the figures that need them are skipped"
+        )
+        return
+    say(f"installing {', '.join(missing)} with apt-get")
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            say(f"{' '.join(argv)} failed ({done.stderr.strip()[-300:]}); skipping what needs it")
+            return
+    still = [t for t in missing if shutil.which(t) is None]
+    if still:
+        say(f"apt-get did not provide {', '.join(still)}; the figures that need them are skipped")
+
+
+def httpie(say: Callable[[str], None]) -> str | None:
+    """HTTPie's `http`: the one next to this Python (the venv's), else one on PATH."""
+    beside = Path(sys.executable).parent / "http"
+    found = str(beside) if beside.exists() else shutil.which("http")
+    if found is None:
+        say("HTTPie is missing: pip install -e '.[bench]' (make bench does); skipping its rows")
+    return found
+
+
+def version_of(argv: list[str]) -> str:
+    """The first line a tool prints about its version, or why there is none."""
+    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
+        return "not installed"
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0].strip() if lines else "unknown"
+
+
+def debian_version(package: str) -> str:
+    if shutil.which("dpkg-query") is None:
+        return "unknown"
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else "not installed"
