@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from cli.commands import check, detached, health, items, predict, serve, tasks, users
 from cli.errors import EXIT_CODES_HELP, ExitCode, print_error
+from cli.params import use_plain_parsers
 from cli.session import GlobalOptions, JsonOption, RequestTimeoutOption, TokenOption, UrlOption
 
 
@@ -30,11 +31,16 @@ def _one_line_usage_errors() -> Iterator[None]:
 
 class FpxGroup(TyperGroup):
     """Bad usage gets one red line naming the command and the problem, instead of typer's
-    usage-and-box block; the exit code stays 2. Sub-commands are parsed inside `invoke`."""
+    usage-and-box block; the exit code stays 2. Sub-commands are parsed inside `invoke`.
+    Values are read by plain converters, not pydantic (see cli/params.py)."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
         with _one_line_usage_errors():
             return super().make_context(*args, **kwargs)
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        use_plain_parsers(self, ctx)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
         with _one_line_usage_errors():

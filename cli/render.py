@@ -183,12 +183,12 @@ def task_submitted(data: dict) -> Group:
 
 
 def task_counts(counts: dict) -> Text:
+    """`2 running, 5 succeeded`: the states that have tasks."""
     parts: list[Any] = []
     for status, n in counts.items():
-        if parts:
-            parts.append("  ")
-        parts.extend([(f"{n} ", "bold"), _status(status)])
-    return Text.assemble(*parts)
+        if n:
+            parts.extend([", " if parts else "", (f"{n} ", "bold"), _status(status)])
+    return Text.assemble(*parts) if parts else Text("none", style="dim")
 
 
 # -- health, server, check ---------------------------------------------------------------------

@@ -42,7 +42,7 @@ JsonOption = Annotated[bool, typer.Option(
 
 
 def _positive(value: float | None) -> float | None:
-    if value is not None and value <= 0:
+    if value is not None and not 0 < value < float("inf"):
         raise typer.BadParameter("must be more than 0 seconds")
     return value
 

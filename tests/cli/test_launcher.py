@@ -87,3 +87,27 @@ def test_process_identity(held_port):
     assert procs.holds_listener(me, held_port) is True
     assert procs.holds_listener(me, claim_port("127.0.0.1", 0)) is False
     assert me in procs.group_members(os.getpgid(me))
+
+
+def test_serve_on_all_interfaces_without_a_token_warns(fpx, held_port):
+    result = fpx("serve", "--host", "0.0.0.0", "--port", str(held_port))
+    assert result.exit_code == ExitCode.FAILED
+    assert result.stderr.splitlines()[0] == (
+        "warning: listening on 0.0.0.0 without a token: the API is open to the network"
+        " (pass --token or set FPX_API_TOKEN)"
+    )
+    result = fpx("serve", "--host", "0.0.0.0", "--port", str(held_port), "--token", "t")
+    assert "warning" not in result.stderr
+
+
+def test_serve_reads_its_options_from_the_environment(fpx, held_port, monkeypatch):
+    # Each value is accepted (the failure is the port, taken): FPX_RELOAD as a word, the log
+    # level in any case, the port from FPX_PORT.
+    for name, value in {"FPX_PORT": str(held_port), "FPX_RELOAD": "yes",
+                        "FPX_LOG_LEVEL": "WARNING", "FPX_WORKERS": "2"}.items():
+        monkeypatch.setenv(name, value)
+    result = fpx.fails(ExitCode.FAILED, "serve")
+    assert one_line(result) == f"error: 127.0.0.1:{held_port} is already in use"
+    monkeypatch.setenv("FPX_RELOAD", "maybe")
+    result = fpx.fails(ExitCode.USAGE, "serve")
+    assert "'maybe' is not a boolean" in one_line(result)

@@ -77,3 +77,17 @@ def test_errors_go_to_stderr_not_stdout(fpx):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "404 Not Found" in result.stderr
+
+
+def test_status_panel(term, fpx, server):
+    from cli import procs, state
+
+    state.save(state.ServerRecord(
+        url=server.url, pid=server.pid, log=str(server.log_path), db=str(server.db),
+        started_at=0.0, proc_start=procs.start_time(server.pid),
+    ))
+    fpx.ok("task", "submit", "--wait", "0", "--follow")
+    out = term("status")
+    assert "status    ready" in out
+    assert f"pid       {server.pid}" in out
+    assert "succeeded" in out.split("tasks")[1].splitlines()[0]
