@@ -32,21 +32,36 @@ class CheckResult:
 def summary(data: Any) -> str:
     """A short description of an answer, for the `got` column."""
     if isinstance(data, dict):
-        if "detail" in data:
-            return describe_detail(data["detail"])
-        if "result" in data and "model" in data:
-            return f"result {data['result']!r}"
-        if "username" in data:
-            return data["username"]
-        if "status" in data and "id" in data:
-            return data["status"]
-        if "status" in data:
-            return str(data["status"])
-        if "name" in data:
-            return f"item {data.get('id')} {data['name']!r}"
+        return _short(_describe_object(data))
     if isinstance(data, list):
+        if data and all(isinstance(d, dict) and "username" in d for d in data):
+            return _short(", ".join(d["username"] for d in data))
+        if data and all(isinstance(d, dict) and "load_ms" in d for d in data):
+            return _short(", ".join(d["name"] for d in data))
         return f"a list of {len(data)}"
-    return "no body" if data is None else str(data)[:60]
+    return "no body" if data is None else _short(str(data))
+
+
+def _describe_object(data: dict) -> str:
+    if "detail" in data:
+        return describe_detail(data["detail"])
+    if "openapi" in data:
+        return f"OpenAPI {data['openapi']}, {len(data.get('paths', {}))} paths"
+    if "result" in data and "model" in data:
+        return f"result {data['result']!r}"
+    if "username" in data:
+        return data["username"]
+    if "name" in data:
+        return f"item {data.get('id')} {data['name']!r}"
+    if "status" in data:
+        return str(data["status"])
+    if data and all(isinstance(v, int) for v in data.values()):
+        return ", ".join(f"{n} {k}" for k, n in data.items() if n) or "all 0"
+    return str(data)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Checks:

@@ -161,6 +161,8 @@ def tasks(data: list[dict]) -> RenderableType:
     if not data:
         return Text("no tasks", style="dim")
     table = _table("id", "status", "wait", "progress", "created", "result")
+    for column in (0, 4):  # ids are copied from here: never cut them, nor the times
+        table.columns[column].no_wrap = True
     for entry in data:
         outcome = entry.get("error") or entry.get("result") or ""
         table.add_row(
