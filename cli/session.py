@@ -54,7 +54,8 @@ RequestTimeoutOption = Annotated[float | None, typer.Option(
 )]
 TokenOption = Annotated[str | None, typer.Option(
     "--token", metavar="TOKEN", rich_help_panel=GLOBAL_PANEL, show_default=False,
-    help="API token, for a server started with one. Default: $FPX_API_TOKEN.",
+    help="API token, for a server started with one. Default: $FPX_API_TOKEN (better: other"
+    " users can see a command line).",
 )]
 
 

@@ -66,7 +66,8 @@ def serve(
     )] = None,
     token: Annotated[str | None, typer.Option(
         envvar="FPX_API_TOKEN", metavar="TOKEN",
-        help="Require this bearer token on every API call but /livez and /readyz.",
+        help="Require this bearer token on every API call but /livez and /readyz (better set"
+        " FPX_API_TOKEN: other users can see a command line).",
         show_default=False,
     )] = None,
     detach: Annotated[bool, typer.Option(

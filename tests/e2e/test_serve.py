@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -143,8 +145,14 @@ def test_the_console_script():
     fpx = Path(sys.executable).with_name("fpx")
     if not fpx.exists():
         pytest.skip("fpx is not installed as a console script here")
-    import subprocess
-
     result = subprocess.run([str(fpx), "--version"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert result.stdout.startswith("fpx ")
+
+
+def test_a_server_that_dies_after_start_up_is_reported(serve, workdir):
+    fpx = serve()
+    ready = fpx.ready()
+    os.kill(ready["pid"], signal.SIGKILL)
+    assert fpx.wait() == 1
+    assert "error: the server exited unexpectedly (exit code -9)" in fpx.stderr()
