@@ -38,7 +38,7 @@ _LOG_ERROR = re.compile(r"^\S+ \S+ (?:ERROR|CRITICAL)\s+[\w.]+: (?P<message>.+)$
 _MODEL_SPEC = re.compile(r"^[^=\s,]+=[\w.]+:[\w.]+$")
 WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
-Output = Literal["stream", "capture", "file"]
+LogOutput = Literal["stream", "capture", "file"]
 
 
 class PortInUse(CliError):
@@ -181,7 +181,7 @@ class ServerProcess:
     """
 
     def __init__(
-        self, config: ServerConfig, *, output: Output = "stream", log_file: Path | None = None,
+        self, config: ServerConfig, *, output: LogOutput = "stream", log_file: Path | None = None,
         detach: bool = False,
     ) -> None:
         self.config = config
@@ -234,12 +234,18 @@ class ServerProcess:
         return self
 
     def _read_log(self, stream: IO[bytes]) -> None:
+        echo = self.output == "stream"
         for raw in stream:
             line = raw.decode(errors="replace")
             self.lines.append(line.rstrip("\n"))
-            if self.output == "stream":
-                sys.stderr.write(line)
-                sys.stderr.flush()
+            if echo:
+                try:
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    # Our stderr is gone (`fpx serve 2>&1 | head`): keep draining the pipe, or
+                    # the server would block on its next log line once the pipe is full.
+                    echo = False
 
     @property
     def pid(self) -> int:

@@ -94,9 +94,9 @@ def serve(
     config = ServerConfig(
         host=host, port=port, db=db.expanduser().resolve() if db else None, workers=workers,
         reload=reload, log_level=log_level.value, models=tuple(model) if model else None,
-        max_wait=max_wait, token=token,
+        max_wait=max_wait, token=token or s.options.token,  # also `fpx --token T serve`
     )
-    if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not token:
+    if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not config.token:
         s.out.warn(
             f"listening on {host} without a token: the API is open to the network"
             " (pass --token or set FPX_API_TOKEN)"

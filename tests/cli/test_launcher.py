@@ -96,8 +96,9 @@ def test_serve_on_all_interfaces_without_a_token_warns(fpx, held_port):
         "warning: listening on 0.0.0.0 without a token: the API is open to the network"
         " (pass --token or set FPX_API_TOKEN)"
     )
-    result = fpx("serve", "--host", "0.0.0.0", "--port", str(held_port), "--token", "t")
-    assert "warning" not in result.stderr
+    for token_first in (["serve", "--token", "t"], ["--token", "t", "serve"]):
+        result = fpx(*token_first, "--host", "0.0.0.0", "--port", str(held_port))
+        assert "warning" not in result.stderr
 
 
 def test_serve_reads_its_options_from_the_environment(fpx, held_port, monkeypatch):
