@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import typer
 
@@ -82,10 +82,12 @@ def describe_detail(detail: object) -> str:
 
 
 def print_error(message: str, details: Sequence[str] = ()) -> None:
-    """Red on a terminal's stderr, plain when stderr is redirected."""
-    typer.secho(f"error: {message}", fg="red", err=True)
-    for line in details:
-        typer.echo(f"  {line}", err=True)
+    """Red on a terminal's stderr, plain when stderr is redirected; the exit code still tells
+    when stderr is closed."""
+    with suppress(OSError, ValueError):
+        typer.secho(f"error: {message}", fg="red", err=True)
+        for line in details:
+            typer.echo(f"  {line}", err=True)
 
 
 @contextmanager

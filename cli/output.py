@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -65,11 +65,11 @@ class Output:
     @staticmethod
     def note(text: str) -> None:
         """A remark about what fpx is doing, on stderr so it never mixes with the data."""
-        typer.secho(text, dim=True, err=True)
+        _remark(text, dim=True)
 
     @staticmethod
     def warn(text: str) -> None:
-        typer.secho(f"warning: {text}", fg="yellow", err=True)
+        _remark(f"warning: {text}", fg="yellow")
 
     @contextmanager
     def task_progress(self, task: dict) -> Iterator[Callable[[dict], None]]:
@@ -98,3 +98,9 @@ class Output:
 
             update(task)
             yield update
+
+
+def _remark(text: str, **style: Any) -> None:
+    # A remark must never fail the command: stderr may be closed (`fpx serve 2>&1 | head`).
+    with suppress(OSError, ValueError):
+        typer.secho(text, err=True, **style)
