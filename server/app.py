@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from server import __version__
 from server.auth import UNAUTHORIZED, require_token
 from server.errors import install_error_handling
+from server.fastpath import PredictFastPath
 from server.lifespan import lifespan
 from server.routers import health, items, predict, tasks, users
 from server.settings import Settings
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
         guarded = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED}
     for module in (predict, users, items, tasks):
         app.include_router(module.router, **guarded)
+    # Added first, so innermost: request ids and the guards still wrap the answers it gives.
+    app.add_middleware(PredictFastPath, token=getattr(app.state, "token", None))
     install_error_handling(app, settings.max_body_size)
     _document_limits(app, settings)
     return app
