@@ -26,12 +26,13 @@ class Config:
     tasks: int = 2000  # submissions per round of the POST /tasks figure
     task_rounds: int = 3
     rss_tasks: int = 10_000
+    growth_tasks: int = 10_000  # more tasks, over which RSS growth per task is measured
     busy_tasks: int = 100  # FPX_MAX_RUNNING of the busy server (the default), all kept sleeping
 
 
 QUICK = Config(
     cli_rounds=1, load_rounds=1, load_seconds=1.0, warmup_seconds=0.2, launch_rounds=1,
-    tasks=100, task_rounds=1, rss_tasks=200, busy_tasks=10,
+    tasks=100, task_rounds=1, rss_tasks=200, growth_tasks=200, busy_tasks=10,
 )
 
 
