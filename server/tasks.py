@@ -55,7 +55,8 @@ class TaskRunner:
         self.shutdown_timeout = shutdown_timeout
         self.job = job
         self.worker_id = new_worker_id()
-        self._jobs: dict[str, asyncio.Task[None]] = {}
+        # Each running task, as claimed, and the asyncio task running its job.
+        self._jobs: dict[str, tuple[Task, asyncio.Task[None]]] = {}
         self._claiming = 0  # slots held by claims still waiting for the store
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -85,10 +86,10 @@ class TaskRunner:
 
     def cancel_local(self, task_id: str) -> bool:
         """Stop a job of this worker whose task was just cancelled in the store."""
-        job = self._jobs.get(task_id)
-        if job is None:
+        entry = self._jobs.get(task_id)
+        if entry is None:
             return False
-        job.cancel()
+        entry[1].cancel()
         return True
 
     async def stop(self) -> None:
@@ -100,58 +101,56 @@ class TaskRunner:
             # would leave tasks running in the store with no job behind them.
             self._wake.set()
             await self._loop
-        jobs = list(self._jobs.values())
-        if jobs:
-            log.info("waiting up to %.1fs for %d running tasks", self.shutdown_timeout, len(jobs))
-            _, late = await asyncio.wait(jobs, timeout=self.shutdown_timeout)
+        entries = list(self._jobs.values())
+        if entries:
+            log.info(
+                "waiting up to %.1fs for %d running tasks", self.shutdown_timeout, len(entries)
+            )
+            _, late = await asyncio.wait([job for _, job in entries], timeout=self.shutdown_timeout)
             for job in late:
                 job.cancel()
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
+                now = time.time()
+                for task, job in entries:
+                    if job in late:  # a no-op for a task cancelled meanwhile: not ours any more
+                        await self.store.finish_task(
+                            task.id, self.worker_id, TaskStatus.INTERRUPTED,
+                            task.progress_at(now), error=INTERRUPTED_BY_STOP,
+                        )
                 log.info("interrupted %d running tasks", len(late))
         await self.store.remove_worker(self.worker_id)
 
     # -- internals ----------------------------------------------------------------------------
 
     def _launch(self, task: Task) -> None:
-        self._jobs[task.id] = asyncio.create_task(self._execute(task), name=f"fpx-task-{task.id}")
+        job = asyncio.create_task(self._execute(task), name=f"fpx-task-{task.id}")
+        self._jobs[task.id] = (task, job)
+        # A callback, not a `finally` in _execute: a job cancelled before it ever ran (cancelled
+        # straight after its claim) runs no code of its own, and would hold its slot for good.
+        job.add_done_callback(lambda _: self._forget(task.id))
+
+    def _forget(self, task_id: str) -> None:
+        del self._jobs[task_id]
+        self._wake.set()
 
     async def _execute(self, task: Task) -> None:
+        # Cancelled (by the user, by a worker that took this one for dead, or by a stop), the
+        # job just ends: the store already holds the outcome, or stop() records it.
         log.debug("task %s started (wait_time %d)", task.id, task.wait_time)
-        started = time.time()
         try:
-            try:
-                result = await self.job(task)
-            except asyncio.CancelledError:
-                # Cancelled by the user (the store already says so), taken over after a lost
-                # lease (likewise), or stopped by shut-down: only the last is ours to record.
-                if self._stopping:
-                    progress = self._progress(task, started)
-                    await self.store.finish_task(
-                        task.id, self.worker_id, TaskStatus.INTERRUPTED, progress,
-                        error=INTERRUPTED_BY_STOP,
-                    )
-                raise
-            except Exception as exc:
-                log.exception("task %s failed", task.id)
-                await self.store.finish_task(
-                    task.id, self.worker_id, TaskStatus.FAILED, self._progress(task, started),
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            else:
-                if await self.store.finish_task(
-                    task.id, self.worker_id, TaskStatus.SUCCEEDED, 1.0, result=result
-                ):
-                    log.debug("task %s succeeded", task.id)
-        finally:
-            del self._jobs[task.id]
-            self._wake.set()
-
-    @staticmethod
-    def _progress(task: Task, started: float) -> float:
-        if task.wait_time <= 0:
-            return 0.0
-        return max(0.0, min(1.0, (time.time() - started) / task.wait_time))
+            result = await self.job(task)
+        except Exception as exc:
+            log.exception("task %s failed", task.id)
+            await self.store.finish_task(
+                task.id, self.worker_id, TaskStatus.FAILED, task.progress_at(time.time()),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        else:
+            if await self.store.finish_task(
+                task.id, self.worker_id, TaskStatus.SUCCEEDED, 1.0, result=result
+            ):
+                log.debug("task %s succeeded", task.id)
 
     async def _fill(self) -> None:
         if not self._stopping:

@@ -280,3 +280,20 @@ async def _running_with_progress(runner: TaskRunner, task_id: str) -> Task | Non
     if task and task.status is TaskStatus.RUNNING and task.progress_at(time.time()) > 0:
         return task
     return None
+
+
+async def test_a_task_cancelled_straight_after_its_claim_frees_its_slot(db_path):
+    gate = Gate()
+    async with running(db_path, gate, max_running=1) as runner:
+        task_id = await submit(runner)
+        # Cancelled before its job ever ran a line (no await in between), so nothing of the
+        # job's own code can clean up.
+        assert runner.cancel_local(task_id)
+        await runner.store.cancel_task(task_id)
+        await until(lambda: _true(not runner.running), what="the slot to be freed")
+        assert task_id not in gate.runs
+        # The one slot is free again for the next task.
+        next_id = await submit(runner)
+        await until(lambda: _true(gate.started.get(next_id)))
+        gate.open(next_id)
+        await until(lambda: _is(runner, next_id, TaskStatus.SUCCEEDED))
