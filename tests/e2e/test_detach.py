@@ -97,3 +97,23 @@ def test_logs_follow_until_the_server_stops(detached, workdir, env):
             follower.wait(5)
     assert "fpx stopped" in log_file.read_text()
     assert info["pid"] not in procs.group_members(info["pid"])
+
+
+def test_a_token_server_keeps_its_token_out_of_status_state_and_logs(detached, workdir, env):
+    token = "detached-s3cret-token"
+    info = detached("--token", token)
+    with_token = {**env, "FPX_API_TOKEN": token}
+    assert json.loads(run(workdir, with_token, "users", "me").stdout)["username"]
+    refused = run(workdir, env, "users", "me")
+    assert refused.returncode == 1 and "pass --token or set FPX_API_TOKEN" in refused.stderr
+
+    plain = run(workdir, with_token, "status")
+    rich = run(workdir, {**with_token, "TTY_COMPATIBLE": "1"}, "status")
+    assert plain.returncode == 0 and rich.returncode == 0, (plain.stderr, rich.stderr)
+    assert json.loads(plain.stdout)["pid"] == info["pid"]
+    for text in (plain.stdout, plain.stderr, rich.stdout, rich.stderr,
+                 (workdir / "state" / "server.log").read_text()):
+        assert token not in text
+    for path in (workdir / "state").iterdir():
+        assert token not in path.read_text(errors="replace"), path
+    assert run(workdir, with_token, "stop").returncode == 0

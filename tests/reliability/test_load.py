@@ -1,4 +1,5 @@
-"""Load and several workers: bounded traffic on loopback, every answer checked afterwards."""
+"""Load: bounded traffic on loopback, every answer checked afterwards. (Several workers:
+tests/e2e/test_workers.py, through `fpx serve --workers 2`.)"""
 
 from __future__ import annotations
 
@@ -17,31 +18,6 @@ REQUESTS = 5000
 
 def counts(url: str) -> dict[str, int]:
     return httpx.get(url + "/tasks/counts").json()
-
-
-def test_two_workers_share_one_database_and_run_each_task_once(tmp_path):
-    env = {"FPX_WORKERS": "2", "FPX_LOG_LEVEL": "warning"}
-    with ServerProcess(tmp_path, env, ready_timeout=30) as server:
-        # A new connection per request, so that the kernel spreads them over both workers.
-        def fresh(method: str, path: str, **kw) -> httpx.Response:
-            with httpx.Client(base_url=server.url, timeout=10) as c:
-                return c.request(method, path, **kw)
-
-        ids = []
-        for i in range(200):
-            r = fresh("POST", "/tasks", json={"wait_time": i % 2})
-            assert r.status_code == 202, r.text
-            ids.append(r.json()["id"])
-        for _ in range(3):
-            for task_id in ids:
-                assert fresh("GET", f"/tasks/{task_id}").status_code == 200
-        wait_until(lambda: counts(server.url)["succeeded"] == 200, 60, what="all 200 to run")
-        with httpx.Client(base_url=server.url) as c:
-            tasks = [c.get(f"/tasks/{t}").json() for t in ids]
-    assert all(t["status"] == "succeeded" and t["attempts"] == 1 for t in tasks)
-    ran_on = collections.Counter(t["worker"].split(":")[1] for t in tasks)
-    assert len(ran_on) == 2, ran_on  # both workers ran tasks; each task exactly one run
-    assert sum(ran_on.values()) == 200
 
 
 async def _mixed_load(url: str) -> dict:
