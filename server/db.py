@@ -113,6 +113,56 @@ def _pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+class _GroupCommit:
+    """Calls of one kind that arrive while the database thread is busy run together, in one
+    transaction, when it is free (a group commit): under load a commit costs more than the
+    statements it commits. Each call still gets its own result or its own exception.
+
+    `run(conn, calls)` gets the calls' argument tuples and returns one result per call, an
+    exception instance standing for that call's failure (the others still commit).
+    """
+
+    def __init__(
+        self, store: SQLiteStore, run: Callable[[sqlite3.Connection, list[tuple]], list[Any]]
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._queue: list[tuple[tuple, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def __call__(self, *args: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((args, future))
+        if self._flusher is None:
+            # A task of its own, so that a caller's cancellation never strands the others.
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        batch: list[tuple[tuple, asyncio.Future[Any]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                calls = [args for args, _ in batch]
+                try:
+                    results = await self._store._run(self._store._write_calls, self._run, calls)
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+                batch = []
+        finally:
+            for _, future in batch + self._queue:
+                future.cancel()
+            self._queue = []
+            self._flusher = None
+
+
 class SQLiteStore:
     """The Store on one SQLite file. Every method runs in the store's own thread."""
 
@@ -123,6 +173,10 @@ class SQLiteStore:
         self.pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # The three writes each task makes, grouped under load (see _GroupCommit).
+        self._create = _GroupCommit(self, self._create_tasks)
+        self._claim = _GroupCommit(self, self._claim_each)
+        self._finish = _GroupCommit(self, self._finish_each)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -147,6 +201,12 @@ class SQLiteStore:
             raise
         conn.execute("COMMIT")
         return result
+
+    def _write_calls(
+        self, run: Callable[[sqlite3.Connection, list[tuple]], T], calls: list[tuple]
+    ) -> T:
+        """One write transaction for a group of calls (see _GroupCommit)."""
+        return self._write(lambda conn: run(conn, calls))
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpx-db")
@@ -278,18 +338,22 @@ class SQLiteStore:
     # -- tasks --------------------------------------------------------------------------------
 
     async def create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task:
-        return await self._run(self._create_task, task_id, wait_time, max_unfinished)
+        return await self._create(task_id, wait_time, max_unfinished)
 
-    def _create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task:
-        def create(conn: sqlite3.Connection) -> Task:
-            # Bounded by the limit + 1, so a full queue costs the same as a nearly full one.
-            unfinished = conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status IN ('pending', 'running')"
-                " LIMIT ?)",
-                (max_unfinished,),
-            ).fetchone()[0]
+    def _create_tasks(
+        self, conn: sqlite3.Connection, calls: list[tuple[str, int, int]]
+    ) -> list[Task | Exception]:
+        # Bounded by the limit + 1, so a full queue costs the same as a nearly full one.
+        unfinished = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status IN ('pending', 'running')"
+            " LIMIT ?)",
+            (max(limit for _, _, limit in calls),),
+        ).fetchone()[0]
+        results: list[Task | Exception] = []
+        for task_id, wait_time, max_unfinished in calls:
             if unfinished >= max_unfinished:
-                raise QueueFullError(unfinished)
+                results.append(QueueFullError(min(unfinished, max_unfinished)))
+                continue
             try:
                 row = conn.execute(
                     f"INSERT INTO tasks (id, status, wait_time, created_at) VALUES (?, ?, ?, ?) "
@@ -297,10 +361,11 @@ class SQLiteStore:
                     (task_id, TaskStatus.PENDING.value, wait_time, time.time()),
                 ).fetchone()
             except sqlite3.IntegrityError:
-                raise DuplicateTaskError(task_id) from None
-            return _task(row)
-
-        return self._write(create)
+                results.append(DuplicateTaskError(task_id))
+                continue
+            unfinished += 1
+            results.append(_task(row))
+        return results
 
     async def get_task(self, task_id: str) -> Task | None:
         return await self._run(self._get_task, task_id)
@@ -340,26 +405,33 @@ class SQLiteStore:
         running under `worker`. A task is claimed by exactly one worker."""
         if limit <= 0:
             return []
-        return await self._run(self._claim_tasks, worker, limit, task_id)
-
-    def _claim_tasks(self, worker: str, limit: int, task_id: str | None) -> list[Task]:
-        now = time.time()
         if task_id is not None:
-            rows = self.conn.execute(
+            return await self._claim(worker, task_id)
+        return await self._run(self._claim_tasks, worker, limit)
+
+    def _claim_tasks(self, worker: str, limit: int) -> list[Task]:
+        rows = self.conn.execute(
+            "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
+            "attempts = attempts + 1 WHERE id IN (SELECT id FROM tasks WHERE status = "
+            "'pending' ORDER BY created_at, rowid LIMIT ?) "
+            f"RETURNING {TASK_COLUMNS}",
+            (worker, time.time(), limit),
+        ).fetchall()
+        return [_task(r) for r in rows]
+
+    def _claim_each(
+        self, conn: sqlite3.Connection, calls: list[tuple[str, str]]
+    ) -> list[list[Task]]:
+        now = time.time()
+        return [
+            [_task(r) for r in conn.execute(
                 "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
                 "attempts = attempts + 1 WHERE id = ? AND status = 'pending' "
                 f"RETURNING {TASK_COLUMNS}",
                 (worker, now, task_id),
-            ).fetchall()
-        else:
-            rows = self.conn.execute(
-                "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
-                "attempts = attempts + 1 WHERE id IN (SELECT id FROM tasks WHERE status = "
-                "'pending' ORDER BY created_at, rowid LIMIT ?) "
-                f"RETURNING {TASK_COLUMNS}",
-                (worker, now, limit),
-            ).fetchall()
-        return [_task(r) for r in rows]
+            ).fetchall()]
+            for worker, task_id in calls
+        ]
 
     async def finish_task(
         self,
@@ -372,23 +444,18 @@ class SQLiteStore:
     ) -> bool:
         """Record how a running task ended; False when it is no longer this worker's to end
         (cancelled meanwhile, or interrupted by a worker that took this one for dead)."""
-        return await self._run(self._finish_task, task_id, worker, status, progress, result, error)
+        return await self._finish(task_id, worker, status, progress, result, error)
 
-    def _finish_task(
-        self,
-        task_id: str,
-        worker: str,
-        status: TaskStatus,
-        progress: float,
-        result: str | None,
-        error: str | None,
-    ) -> bool:
-        cur = self.conn.execute(
-            "UPDATE tasks SET status = ?, finished_at = ?, progress = ?, result = ?, error = ? "
-            "WHERE id = ? AND status = 'running' AND worker = ?",
-            (status.value, time.time(), progress, result, error, task_id, worker),
-        )
-        return cur.rowcount > 0
+    def _finish_each(self, conn: sqlite3.Connection, calls: list[tuple]) -> list[bool]:
+        now = time.time()
+        return [
+            conn.execute(
+                "UPDATE tasks SET status = ?, finished_at = ?, progress = ?, result = ?, "
+                "error = ? WHERE id = ? AND status = 'running' AND worker = ?",
+                (status.value, now, progress, result, error, task_id, worker),
+            ).rowcount > 0
+            for task_id, worker, status, progress, result, error in calls
+        ]
 
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)
