@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import cli_figures, server_figures, tools
 from bench.context import QUICK, Config, Context
+from bench.explanations import explain
 from bench.procs import ROOT, BenchError
 from bench.report import Row, results_markdown, text_table
 
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "make bench" if not argv and not args.quick else shlex.join(
         ["python", "-m", "bench", *(argv or sys.argv[1:])]
     )
-    args.output.write_text(results_markdown(rows, command=command, setup=setup, notes=[]))
+    args.output.write_text(
+        results_markdown(rows, command=command, setup=setup, notes=explain(rows))
+    )
     say(f"wrote {args.output}")
     return 0

@@ -1,0 +1,47 @@
+"""Why a figure misses its target, from the profiles behind it: printed under the table for
+each row that missed, with what would fix it. Keyed by the start of the row's figure."""
+
+from __future__ import annotations
+
+from bench.report import Row
+
+WHY: dict[str, str] = {
+    "`fpx serve` launch": (
+        "the server itself is ready as fast as `python -m server` (fpx reports its start-up as "
+        "about 0.32 s); the rest is the CLI's own: its interpreter start and imports with "
+        "typer's parsing of `serve`'s options before the server is spawned (pyinstrument: "
+        "about 60-80 ms), /readyz polled every 20 ms (`READY_POLL_INTERVAL` in cli/launcher.py), "
+        "and `procs.holds_listener` reading /proc after the first 200 (about 17 ms). Spawning "
+        "the server first, polling every 2-5 ms and checking the listener once would bring it "
+        "within about 0.1 s of `python -m server`; cli/ is not bench's to change."
+    ),
+    "`fpx --help`": (
+        "both apps import typer.rich_utils (rich.markdown and markdown_it, about 35 ms) to "
+        "render help; fpx adds cli.main's imports (typer, its command modules: about 28 ms "
+        "with `python -X importtime`) and renders 13 commands and the global options panel. "
+        "Importing the command modules lazily (typer needs only their names and help for the "
+        "root --help) is what would close the gap; cli/ is not bench's to change."
+    ),
+    "`fpx predict 3.5`": (
+        "the CLI's imports decide it (`python -X importtime -c 'import cli.main'`): a client "
+        "command should import neither fastapi, uvicorn, rich.progress nor httpx's full stack."
+    ),
+    "`POST /tasks`": (
+        "each task is three SQLite writes (create, claim, finish) in a database thread that "
+        "shares the server's CPU with the event loop; server/db.py groups concurrent writes "
+        "into one transaction. What remains is FastAPI's per-request cost of the route: body "
+        "validation, three dependencies (about 15% when replaced by `request.app.state`) and "
+        "the response model."
+    ),
+}
+
+
+def explain(rows: list[Row]) -> list[str]:
+    """A paragraph for each missed row that has an explanation."""
+    lines: list[str] = []
+    for row in rows:
+        if row.verdict != "MISSED":
+            continue
+        why = next((text for start, text in WHY.items() if row.figure.startswith(start)), None)
+        lines.append(f"- **{row.figure}** missed its target: {why or 'not yet investigated.'}")
+    return ["## Targets missed, and why", "", *lines] if lines else []
