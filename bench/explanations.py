@@ -7,20 +7,22 @@ from bench.report import Row
 
 WHY: dict[str, str] = {
     "`fpx serve` launch": (
-        "the server itself is ready as fast as `python -m server` (fpx reports its start-up as "
-        "about 0.32 s); the rest is the CLI's own: its interpreter start and imports with "
-        "typer's parsing of `serve`'s options before the server is spawned (pyinstrument: "
-        "about 60-80 ms), /readyz polled every 20 ms (`READY_POLL_INTERVAL` in cli/launcher.py), "
-        "and `procs.holds_listener` reading /proc after the first 200 (about 17 ms). Spawning "
-        "the server first, polling every 2-5 ms and checking the listener once would bring it "
-        "within about 0.1 s of `python -m server`; cli/ is not bench's to change."
+        "the server it starts is `python -m server`, ready as fast as in the row above; the "
+        "rest is the CLI's own (pyinstrument of `fpx serve`): its interpreter start, imports "
+        "and typer's parsing of `serve`'s options before the server is spawned (about 60-80 "
+        "ms), /readyz polled every 20 ms (`READY_POLL_INTERVAL` in cli/launcher.py), and "
+        "`procs.holds_listener` reading /proc after the first 200 (about 17 ms). Spawning the "
+        "server first, polling every 2-5 ms and checking the listener once would bring it "
+        "within a few tens of ms of `python -m server`; cli/ is not bench's to change."
     ),
     "`fpx --help`": (
-        "both apps import typer.rich_utils (rich.markdown and markdown_it, about 35 ms) to "
-        "render help; fpx adds cli.main's imports (typer, its command modules: about 28 ms "
-        "with `python -X importtime`) and renders 13 commands and the global options panel. "
-        "Importing the command modules lazily (typer needs only their names and help for the "
-        "root --help) is what would close the gap; cli/ is not bench's to change."
+        "both import typer.rich_utils to render help (rich.markdown and markdown_it, about "
+        "44 ms with `python -X importtime`, the same for both). fpx's extra, from pyinstrument "
+        "of both commands: its command modules' imports under cli.main (about 7 ms over "
+        "typer's own 27 ms), and rendering a help of 13 commands, two option panels and the "
+        "exit-code epilog (about 18 ms against 10 ms). Importing the command modules only when "
+        "their command runs and a shorter root help would close it; cli/ is not bench's to "
+        "change."
     ),
     "`fpx predict 3.5`": (
         "the CLI's imports decide it (`python -X importtime -c 'import cli.main'`): a client "

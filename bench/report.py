@@ -140,7 +140,7 @@ def versions() -> list[str]:
     return [
         ", ".join(found),
         f"wrk {tools.debian_version('wrk')}, hey {tools.debian_version('hey')}, "
-        " ".join(tools.version_of(["curl", "--version"]).split()[:2]),
+        + " ".join(tools.version_of(["curl", "--version"]).split()[:2]),
     ]
 
 
