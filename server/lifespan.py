@@ -7,9 +7,12 @@ the steps already done are undone, so nothing is left half-started.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 
@@ -44,35 +47,67 @@ class _Step:
             log.error("%s failed after %.1f ms: %s", self.what, ms, exc)
 
 
+# uvicorn's exit code for a start-up that did not complete.
+STARTUP_ABORTED = 3
+
+
+@contextmanager
+def _abort_on_stop_signal() -> Iterator[None]:
+    """A SIGTERM or SIGINT before the server is ready ends the process at once.
+
+    uvicorn would only note the signal and wait for start-up to finish, which a model whose
+    loader hangs may never do: a launcher that stops us (or dies, and has the kernel send
+    SIGTERM) would leave a server behind. Nothing is served or running yet, and SQLite is
+    safe to leave mid-way, so there is nothing to drain. Only in the main thread, where
+    signal handlers live (not under a TestClient).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def abort(sig: int, frame: object) -> None:
+        log.warning("stop requested during start-up (%s): aborting", signal.Signals(sig).name)
+        logging.shutdown()
+        os._exit(STARTUP_ABORTED)
+
+    previous = {sig: signal.signal(sig, abort) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.phase = Phase.STARTING
     started = time.perf_counter()
     async with AsyncExitStack() as stack:
-        registry = app.state.registry = ModelRegistry()
-        stack.callback(_cleared, registry)
-        with _Step(f"loading {1 + len(settings.models)} models"):
-            await registry.load([BUILTIN_SPEC, *settings.models])
+        with _abort_on_stop_signal():
+            registry = app.state.registry = ModelRegistry()
+            stack.callback(_cleared, registry)
+            with _Step(f"loading {1 + len(settings.models)} models"):
+                await registry.load([BUILTIN_SPEC, *settings.models])
 
-        store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
-        with _Step(f"opening database {settings.db}"):
-            await store.open()
-        stack.push_async_callback(_closed, store)
-        app.state.store = store
+            store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
+            with _Step(f"opening database {settings.db}"):
+                await store.open()
+            stack.push_async_callback(_closed, store)
+            app.state.store = store
 
-        runner = TaskRunner(
-            store,
-            max_running=settings.max_running,
-            heartbeat_interval=settings.heartbeat_interval,
-            lease_timeout=settings.lease_timeout,
-            shutdown_timeout=settings.shutdown_timeout,
-            job=app.state.job,
-        )
-        with _Step("starting task runner"):
-            await runner.start()
-        stack.push_async_callback(_stopped, runner)
-        app.state.runner = runner
+            runner = TaskRunner(
+                store,
+                max_running=settings.max_running,
+                heartbeat_interval=settings.heartbeat_interval,
+                lease_timeout=settings.lease_timeout,
+                shutdown_timeout=settings.shutdown_timeout,
+                job=app.state.job,
+            )
+            with _Step("starting task runner"):
+                await runner.start()
+            stack.push_async_callback(_stopped, runner)
+            app.state.runner = runner
 
         app.state.phase = Phase.READY
         log.info("fpx ready in %.1f ms", (time.perf_counter() - started) * 1000)

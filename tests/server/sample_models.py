@@ -46,3 +46,11 @@ class Closable:
 
 def load_closable():
     return Closable()
+
+
+def load_slow():
+    # A loader that hangs (reading weights from a dead disk, say); tests stop the server first.
+    import time
+
+    time.sleep(120)
+    return lambda x: x

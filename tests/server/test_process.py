@@ -6,7 +6,9 @@ import signal
 import sqlite3
 
 import httpx
+import pytest
 
+from tests.helpers import wait_until
 from tests.live import ServerProcess, port_is_free
 
 
@@ -51,3 +53,17 @@ def test_a_public_host_with_a_token_is_not_warned_about(tmp_path):
         pass
     log = server.log()
     assert "open to the network" not in log and "t0ken" not in log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_during_start_up_aborts_it_at_once(tmp_path, sig):
+    env = {"FPX_MODELS": "slow=tests.server.sample_models:load_slow"}
+    server = ServerProcess(tmp_path, env, wait_ready=False)
+    with server:
+        wait_until(lambda: "Waiting for application startup" in server.log(), 20)
+        server.signal(sig)
+        # Not the two minutes the loader would take.
+        assert server.wait(timeout=10) == 3
+    log = server.log()
+    assert f"stop requested during start-up ({sig.name}): aborting" in log
+    assert "fpx ready" not in log
