@@ -1,50 +1,35 @@
-"""The root `fpx` command: global options, the sub-apps, and the console-script entry point."""
+"""The root `fpx` command: global options, the commands, and the console-script entry point."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
-from typer.core import TyperGroup
 
-from cli.commands import check, detached, health, items, predict, serve, tasks, users
-from cli.errors import EXIT_CODES_HELP, ExitCode, print_error
-from cli.params import use_plain_parsers
+from cli.errors import EXIT_CODES_HELP
+from cli.group import LazyCommand, LazyGroup
 from cli.session import GlobalOptions, JsonOption, RequestTimeoutOption, TokenOption, UrlOption
 
 
-@contextmanager
-def _one_line_usage_errors() -> Iterator[None]:
-    try:
-        yield
-    except NoArgsIsHelpError:
-        raise
-    except UsageError as exc:
-        where = f"{exc.ctx.command_path}: " if exc.ctx else ""
-        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
-        print_error(f"{where}{exc.format_message()}{hint}")
-        raise typer.Exit(int(ExitCode.USAGE)) from None
-
-
-class FpxGroup(TyperGroup):
-    """Bad usage gets one red line naming the command and the problem, instead of typer's
-    usage-and-box block; the exit code stays 2. Sub-commands are parsed inside `invoke`.
-    Values are read by plain converters, not pydantic (see cli/params.py)."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
-        with _one_line_usage_errors():
-            return super().make_context(*args, **kwargs)
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        use_plain_parsers(self, ctx)
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        with _one_line_usage_errors():
-            return super().invoke(ctx)
+class FpxGroup(LazyGroup):
+    # The root's help is made from these one-line helps alone (tests/cli/test_help.py checks
+    # that each is its command's own); a command's module, in cli.commands, is imported when
+    # it runs.
+    package = "cli.commands"
+    lazy_commands = {
+        "serve": LazyCommand("serve", "Start the fpx server and wait until it is ready."),
+        "status": LazyCommand("detached", "Show the detached server: url, pid, tasks."),
+        "stop": LazyCommand("detached", "Stop the detached server."),
+        "logs": LazyCommand("detached", "Print the detached server's log."),
+        "predict": LazyCommand("predict", "Run a model on X (GET /predict)."),
+        "models": LazyCommand("predict", "List the loaded models (GET /models)."),
+        "health": LazyCommand("health", "Is the server alive and ready?"),
+        "check": LazyCommand("check", "Check every endpoint of an fpx server."),
+        "users": LazyCommand("users", "Users: list, me, get NAME.", whole_app=True),
+        "items": LazyCommand("items", "Items: list, get, add, delete.", whole_app=True),
+        "task": LazyCommand("tasks", "Background tasks: submit, get, list, cancel, wait.",
+                            whole_app=True),
+    }
 
 
 app = typer.Typer(
@@ -55,11 +40,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (serve, detached, predict, health, check):
-    app.add_typer(group.app)
-app.add_typer(users.app, name="users")
-app.add_typer(items.app, name="items")
-app.add_typer(tasks.app, name="task")
 
 
 def _version(value: bool) -> None:

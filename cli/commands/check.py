@@ -21,7 +21,9 @@ class ChecksFailed(CliError):
 @app.command()
 @session_command()
 def check(s: Session) -> None:
-    """Check every endpoint and feature of an fpx server, and show what each check got.
+    """Check every endpoint of an fpx server.
+
+    Every endpoint and feature, and a table of what each check expected and got.
 
     Without --url (here, $FPX_URL and the detached server are not used), starts a throwaway
     server on a free port with a temporary database, checks it and stops it. Exits 0 when

@@ -35,7 +35,9 @@ def _running() -> state.ServerRecord:
 @app.command()
 @session_command("json", "request_timeout", "token")
 def status(s: Session) -> None:
-    """Show the detached server: url, pid, uptime, models and task counts.
+    """Show the detached server: url, pid, tasks.
+
+    Its url, pid, uptime, models and task counts.
 
     Exits 3 when none runs (a record whose process is gone is removed).
     """
@@ -69,7 +71,9 @@ def status(s: Session) -> None:
 @app.command()
 @session_command("json")
 def stop(s: Session) -> None:
-    """Stop the detached server gracefully (killed if it takes too long); remove its record.
+    """Stop the detached server.
+
+    Gracefully, or killed if it takes too long; its record is removed.
 
     Exits 3 when none runs.
     """

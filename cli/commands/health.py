@@ -17,7 +17,9 @@ class NotReady(CliError):
 @app.command()
 @session_command()
 def health(s: Session) -> None:
-    """Ask the server whether it is alive and ready (GET /livez and /readyz).
+    """Is the server alive and ready?
+
+    Asks GET /livez and /readyz.
 
     Exits 0 when it is ready, 1 when it answers but is starting or stopping, 3 when nothing
     answers.

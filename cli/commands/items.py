@@ -11,7 +11,7 @@ from cli.session import Session, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="The items router: list, get, add and delete items.",
+    help="Items: list, get, add, delete.",
 )
 
 ItemId = Annotated[int, typer.Argument(

@@ -38,5 +38,8 @@ def predict(
 @app.command("models")
 @session_command()
 def list_models(s: Session) -> None:
-    """List the loaded models, with when and how fast each loaded (GET /models)."""
+    """List the loaded models (GET /models).
+
+    With when and how fast each loaded.
+    """
     s.out.show(s.api.models(), "models")

@@ -14,7 +14,7 @@ from cli.session import Session, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="The tasks router: submit background tasks, follow, list and cancel them.",
+    help="Background tasks: submit, get, list, cancel, wait.",
 )
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")

@@ -10,7 +10,7 @@ from cli.session import Session, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="The users router: every user, the current one, one by name.",
+    help="Users: list, me, get NAME.",
 )
 
 

@@ -9,10 +9,16 @@ from cli.errors import ExitCode
 from cli.main import app
 
 
+def root():
+    return typer.main.get_command(app)
+
+
 def command_paths(group=None, path=()) -> list[tuple[str, ...]]:
-    group = group or typer.main.get_command(app)
+    """Every command and sub-command, loaded (the root lists them without importing them)."""
+    group = group or root()
     paths = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):
+        command = group.load(name) if path == () else group.commands[name]
         paths.append((*path, name))
         if getattr(command, "commands", None):
             paths.extend(command_paths(command, (*path, name)))
@@ -32,6 +38,13 @@ def test_help_documents_the_exit_codes(fpx):
     for command in ("serve", "status", "stop", "logs", "predict", "models", "users", "items",
                     "task", "health", "check"):
         assert f"│ {command} " in out
+
+
+def test_the_root_lists_each_command_by_its_own_one_line_help():
+    listed = root()
+    for name in listed.list_commands(None):
+        short = listed.commands[name].help
+        assert root().load(name).help.split("\n\n")[0] == short, name
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)

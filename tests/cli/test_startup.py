@@ -54,3 +54,9 @@ def test_json_output_does_not_import_rich(tmp_path, server):
     modules = imported(tmp_path, "--url", server.url, "predict", "3.5")  # stdout is a pipe
     assert "rich" not in roots(modules)
     assert "http.client" in modules  # the command did run
+
+
+def test_a_command_imports_its_own_module_only(tmp_path, server):
+    assert not any(m.startswith("cli.commands") for m in imported(tmp_path, "--help"))
+    modules = imported(tmp_path, "--url", server.url, "predict", "3.5")
+    assert {m for m in modules if m.startswith("cli.commands.")} == {"cli.commands.predict"}
