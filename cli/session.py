@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click.exceptions import UsageError as ClickUsageError  # typer's own click
 
 from cli.errors import reported_errors
 from cli.output import Output
@@ -61,14 +62,24 @@ TokenOption = Annotated[str | None, typer.Option(
 
 @dataclass(frozen=True)
 class GlobalOptions:
+    """The global options given so far: None (False for --json) when not given."""
+
     url: str | None = None
     json: bool = False
     request_timeout: float | None = None
     token: str | None = None
 
     def merged(self, given: dict[str, Any]) -> GlobalOptions:
-        """These options overridden by the ones given after the subcommand."""
+        """These options overridden by the ones given later on the command line."""
         return replace(self, **{k: v for k, v in given.items() if v not in (None, False)})
+
+    def given(self) -> list[str]:
+        return [name for name in ALL_OPTIONS if getattr(self, name) not in (None, False)]
+
+    @staticmethod
+    def of(ctx: typer.Context) -> GlobalOptions:
+        """The ones given before this command (to the root, and to its group)."""
+        return ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
 
 
 # name in GlobalOptions -> (parameter name, annotation, default) on a command
@@ -79,6 +90,31 @@ _PARAMETERS: dict[str, tuple[str, Any, Any]] = {
     "token": ("token", TokenOption, None),
 }
 ALL_OPTIONS = tuple(_PARAMETERS)
+# The same options, hidden, on a command they do not apply to: given there, they are refused
+# with a clear message rather than click's "No such option".
+_REFUSED: dict[str, Any] = {
+    "url": Annotated[str | None, typer.Option("--url", hidden=True)],
+    "json": Annotated[bool, typer.Option("--json", hidden=True)],
+    "request_timeout": Annotated[str | None, typer.Option("--request-timeout", hidden=True)],
+    "token": Annotated[str | None, typer.Option("--token", hidden=True)],
+}
+OPTION_NAMES = {name: f"--{name.replace('_', '-')}" for name in ALL_OPTIONS}
+
+
+def add_group_options(app: typer.Typer) -> None:
+    """Let the global options come between a group and its command: `fpx users --url U list`."""
+
+    @app.callback()
+    def group_options(
+        ctx: typer.Context,
+        url: UrlOption = None,
+        json_output: JsonOption = False,
+        request_timeout: RequestTimeoutOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        ctx.obj = GlobalOptions.of(ctx).merged({
+            "url": url, "json": json_output, "request_timeout": request_timeout, "token": token,
+        })
 
 
 class Session:
@@ -131,37 +167,49 @@ class Session:
 
 
 def session_command(
-    *options: str,
+    *, uses: tuple[str, ...] = ALL_OPTIONS, own: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a function taking a Session first into a Typer command with the global options.
 
-    The named options (all of them by default) are added to the command's signature, merged
-    with the ones given before the subcommand, and turned into the Session passed in. A
-    CliError raised by the command becomes its message on stderr and its exit code.
+    `uses` names the global options the command takes (all by default): they are added to its
+    signature, merged with the ones given before it, and turned into the Session passed in.
+    `own` names those it defines itself, with a meaning of its own (`fpx serve --token`):
+    given before the command, they are in `s.options`. Any other global option, before or
+    after the command, is bad usage (exit 2) naming the option, never silently ignored.
+    A CliError raised by the command becomes its message on stderr and its exit code.
     """
-    chosen = options or ALL_OPTIONS
+    refused = [name for name in ALL_OPTIONS if name not in uses and name not in own]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+        own_params = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
         added = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
-        for name in chosen:
-            param, annotation, default = _PARAMETERS[name]
-            added.append(inspect.Parameter(
-                param, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
-            ))
+        for name in ALL_OPTIONS:
+            if name in uses or name in refused:
+                param, annotation, default = _PARAMETERS[name]
+                added.append(inspect.Parameter(
+                    param, inspect.Parameter.KEYWORD_ONLY, default=default,
+                    annotation=annotation if name in uses else _REFUSED[name],
+                ))
 
         @functools.wraps(fn)
         def command(*args: Any, ctx: typer.Context, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(_PARAMETERS[name][0]) for name in chosen}
-            before = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
-            session = Session(before.merged(given))
+            given = {
+                name: kwargs.pop(_PARAMETERS[name][0]) for name in ALL_OPTIONS
+                if name in uses or name in refused
+            }
+            options = GlobalOptions.of(ctx).merged(given)
+            for name in options.given():
+                if name in refused:
+                    message = f"{OPTION_NAMES[name]} does not apply to this command"
+                    raise ClickUsageError(message, ctx=ctx)
+            session = Session(options)
             with reported_errors():
                 try:
                     return fn(session, *args, **kwargs)
                 finally:
                     session.close()
 
-        parameters = [*own, *added]
+        parameters = [*own_params, *added]
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}
         return command

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli import state
-from cli.errors import ApiError, Unreachable, reported_errors
+from cli.errors import ApiError, Unreachable
 from cli.session import Session, session_command
 
 app = typer.Typer()
@@ -33,7 +33,7 @@ def _running() -> state.ServerRecord:
 
 
 @app.command()
-@session_command("json", "request_timeout", "token")
+@session_command(uses=("json", "request_timeout", "token"))
 def status(s: Session) -> None:
     """Show the detached server: url, pid, tasks.
 
@@ -69,7 +69,7 @@ def status(s: Session) -> None:
 
 
 @app.command()
-@session_command("json")
+@session_command(uses=("json",))
 def stop(s: Session) -> None:
     """Stop the detached server.
 
@@ -89,7 +89,9 @@ def stop(s: Session) -> None:
 
 
 @app.command()
+@session_command(uses=())
 def logs(
+    s: Session,
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines until the server stops (or Ctrl-C).",
     )] = False,
@@ -103,8 +105,7 @@ def logs(
       fpx logs -n 20
       fpx logs -f
     """
-    with reported_errors():
-        _print_log(state.log_path(), follow, lines)
+    _print_log(state.log_path(), follow, lines)
 
 
 def _print_log(path: Path, follow: bool, lines: int | None) -> None:

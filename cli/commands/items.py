@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from cli.commands import NUMBER_ARGUMENTS
-from cli.session import Session, session_command
+from cli.session import Session, add_group_options, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Items: list, get, add, delete.",
 )
+add_group_options(app)
 
 ItemId = Annotated[int, typer.Argument(
     metavar="ID", min=1, max=2**63 - 1, help="The item's id (an integer from 1).",

@@ -33,7 +33,7 @@ class ServerDied(CliError):
 
 
 @app.command()
-@session_command("json")
+@session_command(uses=("json",), own=("token",))
 def serve(
     s: Session,
     host: Annotated[str, typer.Option(envvar="FPX_HOST", help="Address to listen on.")] = (

@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 
 from cli.errors import CliError, WaitTimeout
-from cli.session import Session, session_command
+from cli.session import Session, add_group_options, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Background tasks: submit, get, list, cancel, wait.",
 )
+add_group_options(app)
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 POLL_INTERVAL = 0.2

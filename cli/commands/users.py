@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cli.session import Session, session_command
+from cli.session import Session, add_group_options, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Users: list, me, get NAME.",
 )
+add_group_options(app)
 
 
 @app.command("list")
