@@ -29,7 +29,7 @@ EXIT_CODES_HELP = """\
    interrupted; fpx serve could not start; a check failed
 2  bad usage: unknown option, invalid value
 3  no fpx server reachable, or a request timed out;
-   fpx status / stop: no detached server runs
+   fpx status / stop / logs: no detached server (or log)
 4  --follow, task wait: --timeout ran out first"""
 
 

@@ -65,7 +65,7 @@ def root(
 
     Start a server with `fpx serve` (or `fpx serve --detach`), then call it:
     `fpx predict 3.5`, `fpx task submit --wait 5 --follow`, `fpx check`.
-    Output is rich on a terminal and JSON (the server's data) with --json or in a pipe.
+    Rich output on a terminal; the server's data as JSON with --json or in a pipe.
     """
     ctx.obj = GlobalOptions(url, json_output, request_timeout, token)
 

@@ -25,10 +25,10 @@ def check(s: Session) -> None:
 
     Every endpoint and feature, and a table of what each check expected and got.
 
-    Without --url (here, $FPX_URL and the detached server are not used), starts a throwaway
-    server on a free port with a temporary database, checks it and stops it. Exits 0 when
-    every check passed, 1 otherwise (also when the URL is not an fpx server), 3 when nothing
-    answers there.
+    Without --url (here, $FPX_URL and the detached server are not used), starts
+    a throwaway server on a free port with a temporary database, checks it and
+    stops it. Exits 0 when every check passed, 1 otherwise (also when the URL is
+    not an fpx server), 3 when nothing answers there.
 
     Examples:
       fpx check

@@ -40,6 +40,10 @@ def status(s: Session) -> None:
     Its url, pid, uptime, models and task counts.
 
     Exits 3 when none runs (a record whose process is gone is removed).
+
+    Examples:
+      fpx status
+      fpx status --json | jq .tasks
     """
     record = _running()
     data: dict = {
@@ -74,8 +78,10 @@ def stop(s: Session) -> None:
     """Stop the detached server.
 
     Gracefully, or killed if it takes too long; its record is removed.
-
     Exits 3 when none runs.
+
+    Example:
+      fpx serve --detach && fpx predict 3.5 && fpx stop
     """
     from cli.launcher import stop_pid
 

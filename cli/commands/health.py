@@ -21,8 +21,12 @@ def health(s: Session) -> None:
 
     Asks GET /livez and /readyz.
 
-    Exits 0 when it is ready, 1 when it answers but is starting or stopping, 3 when nothing
-    answers.
+    Exits 0 when it is ready, 1 when it answers but is starting or stopping,
+    3 when nothing answers.
+
+    Examples:
+      fpx health
+      fpx health --url http://127.0.0.1:8000 && echo ready
     """
     alive = s.api.livez()
     ready = s.api.readyz()

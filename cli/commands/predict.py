@@ -41,5 +41,8 @@ def list_models(s: Session) -> None:
     """List the loaded models (GET /models).
 
     With when and how fast each loaded.
+
+    Example:
+      fpx models --json | jq -r '.[].name'
     """
     s.out.show(s.api.models(), "models")

@@ -80,9 +80,10 @@ def serve(
 ) -> None:
     """Start the fpx server and wait until it is ready.
 
-    In the foreground its log streams to stderr; Ctrl-C (or SIGTERM) stops it gracefully,
-    a second Ctrl-C kills it. If fpx itself is killed, the server stops too. With --detach
-    it keeps running in the background, its log in a file.
+    In the foreground its log streams to stderr; Ctrl-C (or SIGTERM) stops it
+    gracefully, a second Ctrl-C kills it. If fpx itself is killed, the server
+    stops too. With --detach it keeps running in the background, its log in a
+    file.
 
     Examples:
       fpx serve

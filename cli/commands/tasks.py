@@ -63,9 +63,10 @@ def submit(
     )] = False,
     timeout: WaitLimit = None,
 ) -> None:
-    """Submit a background task (POST /tasks); prints its id and how to look it up.
+    """Submit a background task (POST /tasks).
 
-    With --follow, shows its progress until it ends and exits as `fpx task wait` does.
+    Prints its id and how to look it up. With --follow, shows its progress until
+    it ends and exits as `fpx task wait` does.
 
     Examples:
       fpx task submit --wait 5
@@ -83,7 +84,11 @@ def submit(
 @app.command("get")
 @session_command()
 def get_task(s: Session, task_id: TaskId) -> None:
-    """Show a task's status, progress and result (GET /tasks/ID)."""
+    """Show a task's status, progress and result (GET /tasks/ID).
+
+    Example:
+      fpx task get 495f6ce5-4797-420d-8978-288f7b6459fb
+    """
     s.out.show(s.api.task(str(task_id)), "task")
 
 
@@ -109,7 +114,13 @@ def list_tasks(
 @app.command("cancel")
 @session_command()
 def cancel_task(s: Session, task_id: TaskId) -> None:
-    """Cancel a pending or running task (DELETE /tasks/ID); a finished one answers 409."""
+    """Cancel a pending or running task (DELETE /tasks/ID).
+
+    A finished one answers 409.
+
+    Example:
+      fpx task cancel 495f6ce5-4797-420d-8978-288f7b6459fb
+    """
     s.out.show(s.api.cancel_task(str(task_id)), "task")
 
 
@@ -118,8 +129,9 @@ def cancel_task(s: Session, task_id: TaskId) -> None:
 def wait_task(s: Session, task_id: TaskId, timeout: WaitLimit = None) -> None:
     """Wait until a task finishes, with a progress bar on a terminal, then show it.
 
-    Exits 0 when it succeeded, 1 when it failed, was cancelled or interrupted, 4 when
-    --timeout ran out first. On a non-terminal, prints only the final task (as JSON).
+    Exits 0 when it succeeded, 1 when it failed, was cancelled or interrupted,
+    4 when --timeout ran out first. On a non-terminal, prints only the final
+    task (as JSON).
 
     Example:
       fpx task wait 495f6ce5-4797-420d-8978-288f7b6459fb --timeout 30

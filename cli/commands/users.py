@@ -18,14 +18,22 @@ add_group_options(app)
 @app.command("list")
 @session_command()
 def list_users(s: Session) -> None:
-    """List every user (GET /users)."""
+    """List every user (GET /users).
+
+    Example:
+      fpx users list --json | jq -r '.[].username'
+    """
     s.out.show(s.api.users(), "users")
 
 
 @app.command("me")
 @session_command()
 def me(s: Session) -> None:
-    """Show the current user (GET /users/me)."""
+    """Show the current user (GET /users/me).
+
+    Example:
+      fpx users me
+    """
     s.out.show(s.api.me(), "user")
 
 

@@ -64,3 +64,25 @@ def test_global_options_are_in_each_commands_help(fpx, path):
     out = fpx.ok(*path, "--help").stdout
     for option in ("--url", "--json", "--request-timeout", "--token"):
         assert option in out
+
+
+@pytest.mark.parametrize("path", [p for p in command_paths() if p[0] not in ("users", "items",
+                                  "task") or len(p) == 2], ids=" ".join)
+def test_every_command_has_an_example(fpx, path):
+    assert "Example" in fpx.ok(*path, "--help").stdout
+
+
+def description(fpx, path, columns: int) -> list[str]:
+    out = fpx.ok(*path, "--help", env={"COLUMNS": str(columns)}).stdout
+    return [line.strip() for line in out.split("╭")[0].splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("path", [(), *command_paths()], ids=lambda p: " ".join(p) or "fpx")
+def test_no_help_text_wraps_at_80_columns(fpx, path):
+    # Typer keeps a docstring's line breaks: a line too long for 80 columns would wrap into a
+    # stray one-word line.
+    assert description(fpx, path, 80) == description(fpx, path, 200)
+
+
+def test_the_exit_codes_say_which_commands_exit_3_when_none_runs(fpx):
+    assert "fpx status / stop / logs: no detached server (or log)" in fpx.ok("--help").stdout
