@@ -48,6 +48,17 @@ def check_url(url: str, source: str = "--url") -> str:
     return url.rstrip("/")
 
 
+def check_token(token: str, source: str) -> str:
+    """The token, if it can go in an Authorization header: visible ASCII, no spaces or control
+    characters. Otherwise UsageError, which never shows the token."""
+    if not token.isascii() or not token.isprintable() or " " in token:
+        raise UsageError(
+            f"{source} is not a usable API token: only visible ASCII characters, without"
+            " spaces or control characters (the token is not shown)"
+        )
+    return token
+
+
 class ApiClient:
     """Talks to one fpx server. Raises Unreachable (nothing answers, or too slowly),
     ApiError (an error status) or NotFpxServer (an answer that is not fpx's JSON)."""
@@ -62,7 +73,7 @@ class ApiClient:
         self.timeout = timeout
         self._headers = {"Accept": "application/json", "User-Agent": "fpx-cli"}
         if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {check_token(token, 'the API token')}"
         self._conn: http.client.HTTPConnection | None = None
 
     def close(self) -> None:

@@ -144,9 +144,16 @@ class Session:
             return record.url
         return DEFAULT_URL
 
-    @property
+    @cached_property
     def token(self) -> str | None:
-        return self.options.token or os.environ.get("FPX_API_TOKEN") or None
+        """--token, else $FPX_API_TOKEN; UsageError if it could not be sent (never shown)."""
+        from cli.client import check_token
+
+        if self.options.token:
+            return check_token(self.options.token, "--token")
+        if env_token := os.environ.get("FPX_API_TOKEN"):
+            return check_token(env_token, "FPX_API_TOKEN")
+        return None
 
     @property
     def request_timeout(self) -> float:
@@ -205,6 +212,8 @@ def session_command(
             session = Session(options)
             with reported_errors():
                 try:
+                    if "token" in uses:
+                        session.token  # noqa: B018 - checked before anything is done
                     return fn(session, *args, **kwargs)
                 finally:
                     session.close()

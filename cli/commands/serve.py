@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -90,12 +91,17 @@ def serve(
       fpx serve --port 0 --model double=mymodels:load_double
       fpx serve --detach && fpx status && fpx stop
     """
+    from cli.client import check_token
     from cli.launcher import ServerConfig
 
+    token = token or s.options.token  # also `fpx --token T serve`
+    if token:
+        from_env = token == os.environ.get("FPX_API_TOKEN")
+        check_token(token, "FPX_API_TOKEN" if from_env else "--token")
     config = ServerConfig(
         host=host, port=port, db=db.expanduser().resolve() if db else None, workers=workers,
         reload=reload, log_level=log_level.value, models=tuple(model) if model else None,
-        max_wait=max_wait, token=token or s.options.token,  # also `fpx --token T serve`
+        max_wait=max_wait, token=token,
     )
     if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not config.token:
         s.out.warn(

@@ -105,3 +105,41 @@ def test_the_token_from_the_option_or_the_environment(fpx, token_server, monkeyp
 
 def test_health_needs_no_token(fpx, token_server):
     assert fpx.json("health", "--url", token_server.url)["readyz"]["status"] == "ready"
+
+
+BAD_TOKENS = ["s3cret\r", "s3cret\n", "sécret€", "two words", "tab\there", "del\x7f"]
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS, ids=repr)
+def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(fpx, token, monkeypatch):
+    def refused(source: str, *args: str) -> None:
+        result = fpx.fails(ExitCode.USAGE, *args)
+        assert one_line(result) == (
+            f"error: {source} is not a usable API token: only visible ASCII characters, without"
+            " spaces or control characters (the token is not shown)"
+        )
+        for shown in (token, token.strip(), repr(token), "s3cret", "cret"):
+            assert shown not in result.output
+
+    refused("--token", "--token", token, "predict", "1")
+    refused("--token", "users", "me", "--token", token)
+    monkeypatch.setenv("FPX_API_TOKEN", token)
+    refused("FPX_API_TOKEN", "predict", "1")
+    refused("FPX_API_TOKEN", "status")
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS, ids=repr)
+def test_serve_refuses_such_a_token(fpx, token, monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as held:  # were the token let through, serve would fail on the port
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = str(held.getsockname()[1])
+        for args in (["serve", "--token", token], ["--token", token, "serve"]):
+            result = fpx.fails(ExitCode.USAGE, *args, "--port", port)
+            assert "--token is not a usable API token" in one_line(result)
+            assert token not in result.output
+        monkeypatch.setenv("FPX_API_TOKEN", token)
+        result = fpx.fails(ExitCode.USAGE, "serve", "--port", port, "--detach")
+        assert "FPX_API_TOKEN is not a usable API token" in one_line(result)
