@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -11,6 +16,40 @@ from starlette.routing import Match
 
 from server.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from server.registry import UnknownModelError
+
+# How much of a refused input a 422 echoes back: enough to see the problem, not the whole body.
+ECHO_STRING = 200
+ECHO_ITEMS = 20
+ECHO_DEPTH = 4
+
+
+def _echoable(value: Any, depth: int = 0) -> Any:
+    """A refused input as JSON can carry it: valid JSON may hold what JSON output cannot
+    (1e400 parses to inf, "\\ud800" to a lone surrogate), so FastAPI's own handler answered 500
+    for those. Long strings and big or deep containers are cut short."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        text = value if len(value) <= ECHO_STRING else value[:ECHO_STRING] + "..."
+        return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict | list | tuple):
+        if depth >= ECHO_DEPTH:
+            return "..."
+        if isinstance(value, dict):
+            items = list(value.items())[:ECHO_ITEMS]
+            return {_echoable(str(k), depth + 1): _echoable(v, depth + 1) for k, v in items}
+        return [_echoable(v, depth + 1) for v in list(value)[:ECHO_ITEMS]]
+    return value
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, `{"detail": [errors]}`, made safe to encode for any input."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {key: _echoable(val) if key in ("input", "loc", "msg") else val for key, val in e.items()}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 async def unknown_model_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -22,13 +61,13 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
     A 405 lists every method of the resource the path names: Starlette names only those of
     the first route that matched (POST /items would hide GET). And a body FastAPI could not
-    even decode (bytes that are not UTF-8) is the 422 any other malformed JSON gets, not an
-    undocumented 400.
+    even decode (bytes that are not UTF-8, or nested past Python's recursion limit) is the 422
+    any other malformed JSON gets, not an undocumented 400.
     """
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
         exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-    elif exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+    elif exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
         return JSONResponse(
             {"detail": [{
                 "type": "json_invalid",
@@ -60,6 +99,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def install_error_handling(app: FastAPI, max_body_size: int) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Added last, so outermost: the request id is on every response, the guard's too.
