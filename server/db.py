@@ -503,9 +503,10 @@ class SQLiteStore:
     async def recover(self, worker: str, lease_timeout: float) -> Recovery:
         """End the running tasks of dead workers as interrupted and forget those workers.
 
-        A worker is dead when its lease ran out, or at once when it ran on this machine and its
-        process is gone. Tasks of live workers are never touched; pending tasks need nothing:
-        any worker claims them.
+        A worker is dead when it has not renewed its lease for `lease_timeout` plus the busy
+        timeout (a lock may hold a live worker up that long), or at once when it ran on this
+        machine and its process is gone. Tasks of live workers are never touched; pending tasks
+        need nothing: any worker claims them.
         """
         return await self._run(self._recover, worker, lease_timeout)
 
@@ -518,7 +519,10 @@ class SQLiteStore:
                 "SELECT id, pid, host, heartbeat_at FROM workers"
             ).fetchall():
                 gone = host == self.host and pid != self.pid and not _pid_alive(pid)
-                if wid != worker and (gone or now - beat > lease_timeout):
+                # A lock held by another process stops every worker's heartbeat for up to the
+                # busy timeout: only silence beyond that as well means the worker is dead.
+                silent = now - beat > lease_timeout + self.busy_timeout
+                if wid != worker and (gone or silent):
                     dead.append(wid)
                 else:
                     live.append(wid)

@@ -25,6 +25,9 @@ log = logging.getLogger("fpx.tasks")
 Job = Callable[[Task], Awaitable[str]]
 
 INTERRUPTED_BY_STOP = "interrupted: the server stopped while it ran"
+# Seconds between attempts to record a job's end while the store refuses, doubling up to max.
+RECORD_RETRY_FIRST = 0.1
+RECORD_RETRY_MAX = 5.0
 
 
 async def sleep_job(task: Task) -> str:
@@ -111,15 +114,26 @@ class TaskRunner:
                 job.cancel()
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
-                now = time.time()
-                for task, job in entries:
-                    if job in late:  # a no-op for a task cancelled meanwhile: not ours any more
-                        await self.store.finish_task(
-                            task.id, self.worker_id, TaskStatus.INTERRUPTED,
-                            task.progress_at(now), error=INTERRUPTED_BY_STOP,
-                        )
-                log.info("interrupted %d running tasks", len(late))
-        await self.store.remove_worker(self.worker_id)
+                await self._interrupt([task for task, job in entries if job in late])
+        try:
+            await self.store.remove_worker(self.worker_id)
+        except Exception:
+            log.exception("could not remove worker %s from the store", self.worker_id)
+
+    async def _interrupt(self, tasks: list[Task]) -> None:
+        """Record tasks whose jobs a stop cut short (a no-op for one cancelled meanwhile)."""
+        now = time.time()
+        try:
+            for task in tasks:
+                await self.store.finish_task(
+                    task.id, self.worker_id, TaskStatus.INTERRUPTED, task.progress_at(now),
+                    error=INTERRUPTED_BY_STOP,
+                )
+        except Exception:
+            # The stop goes on: the next worker to start finds this one gone and marks them.
+            log.exception("could not record %d interrupted tasks", len(tasks))
+        else:
+            log.info("interrupted %d running tasks", len(tasks))
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -142,15 +156,38 @@ class TaskRunner:
             result = await self.job(task)
         except Exception as exc:
             log.exception("task %s failed", task.id)
-            await self.store.finish_task(
-                task.id, self.worker_id, TaskStatus.FAILED, task.progress_at(time.time()),
+            await self._record(
+                task, TaskStatus.FAILED, task.progress_at(time.time()),
                 error=f"{type(exc).__name__}: {exc}",
             )
         else:
-            if await self.store.finish_task(
-                task.id, self.worker_id, TaskStatus.SUCCEEDED, 1.0, result=result
-            ):
+            if await self._record(task, TaskStatus.SUCCEEDED, 1.0, result=result):
                 log.debug("task %s succeeded", task.id)
+
+    async def _record(
+        self,
+        task: Task,
+        status: TaskStatus,
+        progress: float,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Write how a job ended, retrying while the store refuses (a database locked past
+        its busy timeout, a full disk): one failed write must not leave a task running for
+        good. The job keeps its slot meanwhile; a stop cancels the retries and records the
+        task interrupted."""
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                return await self.store.finish_task(
+                    task.id, self.worker_id, status, progress, result=result, error=error
+                )
+            except Exception:
+                log.exception(
+                    "could not record that task %s %s; retrying in %.1fs", task.id, status, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def _fill(self) -> None:
         if not self._stopping:

@@ -57,9 +57,9 @@ class Gate:
 
 @asynccontextmanager
 async def running(
-    db: Path, job: Job = sleep_job, *, stop: bool = True, **options
+    db: Path, job: Job = sleep_job, *, stop: bool = True, busy_timeout: float = 0.5, **options
 ) -> AsyncIterator[TaskRunner]:
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, busy_timeout=busy_timeout)
     await store.open()
     params = {"max_running": 10, "heartbeat_interval": 0.05, "lease_timeout": 60.0,
               "shutdown_timeout": 0.2}
@@ -297,3 +297,42 @@ async def test_a_task_cancelled_straight_after_its_claim_frees_its_slot(db_path)
         await until(lambda: _true(gate.started.get(next_id)))
         gate.open(next_id)
         await until(lambda: _is(runner, next_id, TaskStatus.SUCCEEDED))
+
+
+async def test_a_worker_held_up_by_a_lock_is_not_taken_for_dead(db_path):
+    await _create_schema(db_path)
+    # Silent for longer than its lease, but not longer than a lock could have held it up.
+    running_id, _ = _leave_behind(db_path, worker_pid=1, heartbeat_age=3.0)
+    async with running(db_path, lease_timeout=1.0, busy_timeout=10.0) as runner:
+        recovery = await runner.store.recover(runner.worker_id, runner.lease_timeout)
+        assert recovery.interrupted == [] and recovery.dead_workers == []
+        assert await status(runner, running_id) is TaskStatus.RUNNING
+
+
+class FlakyStore(SQLiteStore):
+    """Refuses the first `failures` writes of a job's end, as a long-locked database does."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path, busy_timeout=0.5)
+        self.failures = failures
+
+    async def finish_task(self, *args, **kwargs) -> bool:
+        if self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return await super().finish_task(*args, **kwargs)
+
+
+async def test_a_failed_write_of_the_outcome_is_retried_not_left_running(db_path):
+    store = FlakyStore(db_path, failures=3)
+    await store.open()
+    runner = TaskRunner(store, max_running=2, heartbeat_interval=0.05, lease_timeout=60,
+                        shutdown_timeout=0.2)
+    await runner.start()
+    try:
+        task_id = await submit(runner)
+        await until(lambda: _is(runner, task_id, TaskStatus.SUCCEEDED), 10, what="the retry")
+        assert store.failures == 0 and not runner.running
+    finally:
+        await runner.stop()
+        await store.close()
