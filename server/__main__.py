@@ -46,6 +46,9 @@ def main() -> int:
         reload=settings.reload,
         log_config=log_config,
         access_log=settings.log_level == "debug",
+        # A client that keeps its request open must not hold a stop up: after this long,
+        # uvicorn drops open connections and the lifespan shut-down runs.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return 0
 

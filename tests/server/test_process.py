@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -67,3 +69,18 @@ def test_a_stop_during_start_up_aborts_it_at_once(tmp_path, sig):
     log = server.log()
     assert f"stop requested during start-up ({sig.name}): aborting" in log
     assert "fpx ready" not in log
+
+
+def test_a_client_holding_a_request_open_does_not_hold_up_a_stop(tmp_path):
+    server = ServerProcess(tmp_path, {"FPX_SHUTDOWN_TIMEOUT": "1"})
+    with server, socket.create_connection(("127.0.0.1", server.port)) as slow:
+        # Half a request: headers promise a body that never comes.
+        slow.sendall(b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        wait_until(lambda: httpx.get(server.url + "/livez").status_code == 200, 5)
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        # Bounded by the shutdown timeout (once for connections, once for tasks), not forever.
+        assert time.monotonic() - started < 15
+    assert "fpx stopped" in server.log()
