@@ -20,6 +20,18 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+# What the request guard (server/middleware.py) answers for any body, documented on each
+# operation that takes one.
+BODY_ERRORS: dict[int | str, dict] = {
+    413: {"model": ErrorResponse, "description": "Body over FPX_MAX_BODY_SIZE"},
+    415: {"model": ErrorResponse, "description": "Body that is not application/json"},
+}
+
+
+def header(description: str) -> dict:
+    return {"description": description, "schema": {"type": "string"}}
+
+
 class Alive(BaseModel):
     status: Literal["alive"] = "alive"
 

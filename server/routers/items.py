@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from server.deps import StoreDep
-from server.schemas import ErrorResponse, ItemCreate, ItemPublic
+from server.schemas import BODY_ERRORS, ErrorResponse, ItemCreate, ItemPublic, header
 
 router = APIRouter(prefix="/items", tags=["items"])
 
@@ -12,7 +12,14 @@ ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the item's id")]
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such item"}}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: {"description": "Created", "headers": {"Location": header("the item's URL")}},
+        **BODY_ERRORS,
+    },
+)
 async def create_item(body: ItemCreate, store: StoreDep, response: Response) -> ItemPublic:
     """Add an item; its URL is in the Location header."""
     item = await store.create_item(body.name, body.description)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, R
 from fastapi.exceptions import RequestValidationError
 
 from server.deps import RunnerDep, StoreDep
-from server.schemas import ErrorResponse, TaskCounts, TaskCreate, TaskPublic
+from server.schemas import BODY_ERRORS, ErrorResponse, TaskCounts, TaskCreate, TaskPublic, header
 from server.settings import Settings
 from server.store import DuplicateTaskError, QueueFullError, Store, TaskStatus
 from server.tasks import TaskRunner
@@ -23,8 +23,14 @@ RETRY_AFTER_SECONDS = 1
     "",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
+        202: {"description": "Accepted", "headers": {"Location": header("the task's URL")}},
         409: {"model": ErrorResponse, "description": "A task with that id exists"},
-        503: {"model": ErrorResponse, "description": "Too many unfinished tasks; see Retry-After"},
+        503: {
+            "model": ErrorResponse,
+            "description": "Too many unfinished tasks",
+            "headers": {"Retry-After": header("seconds to wait before trying again")},
+        },
+        **BODY_ERRORS,
     },
 )
 async def submit_task(

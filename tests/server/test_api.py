@@ -385,11 +385,11 @@ def test_openapi_documents_every_route_with_models_and_errors(client):
         ("/users", "get"): {"200"},
         ("/users/me", "get"): {"200"},
         ("/users/{username}", "get"): {"200", "404", "422"},
-        ("/items", "post"): {"201", "422"},
+        ("/items", "post"): {"201", "413", "415", "422"},
         ("/items", "get"): {"200", "422"},
         ("/items/{item_id}", "get"): {"200", "404", "422"},
         ("/items/{item_id}", "delete"): {"204", "404", "422"},
-        ("/tasks", "post"): {"202", "409", "422", "503"},
+        ("/tasks", "post"): {"202", "409", "413", "415", "422", "503"},
         ("/tasks", "get"): {"200", "422"},
         ("/tasks/{task_id}", "get"): {"200", "404", "422"},
         ("/tasks/{task_id}", "delete"): {"200", "404", "409", "422"},
@@ -401,4 +401,7 @@ def test_openapi_documents_every_route_with_models_and_errors(client):
         if ok != "204":
             assert "schema" in op["responses"][ok]["content"]["application/json"], (path, method)
         assert op.get("summary"), (path, method)
+    assert "Location" in paths["/items"]["post"]["responses"]["201"]["headers"]
+    assert "Location" in paths["/tasks"]["post"]["responses"]["202"]["headers"]
+    assert "Retry-After" in paths["/tasks"]["post"]["responses"]["503"]["headers"]
     assert client.get("/docs").status_code == 200
