@@ -11,6 +11,7 @@ No rendering here.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import http.client
 
 TOKEN_HINT = "this server needs an API token: pass --token or set FPX_API_TOKEN"
+REFUSED_TOKEN_HINT = "the server refused the API token: check --token or FPX_API_TOKEN"
 
 
 class NotFpxServer(CliError):
@@ -42,10 +44,20 @@ def check_url(url: str, source: str = "--url") -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{source} {url!r} is not a URL like http://127.0.0.1:8000")
+        raise UsageError(f"{source} {redact(url)!r} is not a URL like http://127.0.0.1:8000")
     if parts.query or parts.fragment:
-        raise UsageError(f"{source} {url!r} must not have a query or fragment")
+        raise UsageError(f"{source} {redact(url)!r} must not have a query or fragment")
     return url.rstrip("/")
+
+
+def redact(url: str) -> str:
+    """The URL as messages show it: a password in it (http://user:pw@host) replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    netloc, path = re.match(r"([^/?#]*)(.*)", rest, re.DOTALL).groups()  # type: ignore[union-attr]
+    userinfo, at, host = netloc.rpartition("@")  # as urlsplit reads it: the last @
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{path}"
 
 
 def check_token(token: str, source: str) -> str:
@@ -64,8 +76,10 @@ class ApiClient:
     ApiError (an error status) or NotFpxServer (an answer that is not fpx's JSON)."""
 
     def __init__(self, url: str, *, timeout: float, token: str | None = None) -> None:
-        self.url = check_url(url)
-        parts = urlsplit(self.url)
+        url = check_url(url)
+        parts = urlsplit(url)
+        # What messages show: the userinfo of the URL is never sent, and its password never shown.
+        self.url = redact(url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
@@ -107,7 +121,10 @@ class ApiClient:
         if ok is not None and status not in ok:
             detail = data.get("detail", data) if isinstance(data, dict) else data
             reason = _reason(status)
-            raise ApiError(status, reason, detail, TOKEN_HINT if status == 401 else "")
+            hint = "" if status != 401 else (
+                REFUSED_TOKEN_HINT if "Authorization" in self._headers else TOKEN_HINT
+            )
+            raise ApiError(status, reason, detail, hint)
         return Reply(status, data, reply_headers)
 
     def _send(

@@ -35,6 +35,7 @@ READY_POLL_INTERVAL = 0.02
 TAIL_LINES = 12
 # Lines of a log entry: "2026-12-01 07:58:59,746 ERROR   fpx.lifespan: loading ... failed ..."
 _LOG_ERROR = re.compile(r"^\S+ \S+ (?:ERROR|CRITICAL)\s+[\w.]+: (?P<message>.+)$")
+_LOG_ENTRY = re.compile(r"^\S+ \S+ [A-Z]+\s+[\w.]+: ")
 _MODEL_SPEC = re.compile(r"^[^=\s,]+=[\w.]+:[\w.]+$")
 WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
@@ -160,8 +161,9 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-def startup_reason(lines: Iterable[str]) -> str:
-    """Why start-up failed, from the server's log: its first error line, else its last line."""
+def startup_reason(lines: Iterable[str]) -> str | None:
+    """Why start-up failed, from the server's log: its first error line, else its last line
+    unless that is an ordinary log entry (INFO, WARNING...), which gives no reason."""
     lines = [line.rstrip() for line in lines if line.strip()]
     for line in lines:
         match = _LOG_ERROR.match(line)
@@ -170,7 +172,9 @@ def startup_reason(lines: Iterable[str]) -> str:
     for line in lines:
         if line.startswith("fpx: "):
             return line.removeprefix("fpx: ").rstrip(":")
-    return lines[-1] if lines else "no output"
+    if not lines:
+        return "no output"
+    return None if _LOG_ENTRY.match(lines[-1]) else lines[-1]
 
 
 class ServerProcess:
@@ -285,9 +289,11 @@ class ServerProcess:
                     if foreign:
                         raise self._failure(
                             f"another process answers on port {self.port}, not the server"
-                            " fpx started"
+                            " fpx started", with_reason=False,
                         )
-                    raise self._failure(f"the server was not ready within {timeout:g} s")
+                    raise self._failure(
+                        f"the server was not ready within {timeout:g} s", with_reason=False
+                    )
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.popen.wait(READY_POLL_INTERVAL)  # type: ignore[union-attr]
 
@@ -301,9 +307,12 @@ class ServerProcess:
             return reply.data
         return None
 
-    def _failure(self, what: str) -> StartupFailed:
+    def _failure(self, what: str, with_reason: bool = True) -> StartupFailed:
+        """`what` went wrong, with the reason the server logged (when it exited) and, as
+        context, the last lines it logged (unless they are on screen already)."""
         self._join_reader()
         lines = self.log_lines()
+        reason = startup_reason(lines) if with_reason else None
         details = []
         if self.output == "stream":
             details.append("(the server's log is above)")
@@ -312,7 +321,7 @@ class ServerProcess:
             details.extend(f"  {line}" for line in lines[-TAIL_LINES:])
         if self.log_file is not None:
             details.append(f"full log: {self.log_file}")
-        return StartupFailed(f"{what}: {startup_reason(lines)}", details)
+        return StartupFailed(f"{what}: {reason}" if reason else what, details)
 
     def log_lines(self) -> list[str]:
         if self.output == "file" and self.log_file is not None:

@@ -98,7 +98,10 @@ def test_the_token_from_the_option_or_the_environment(fpx, token_server, monkeyp
     url = token_server.url
     assert fpx.json("predict", "1", "--url", url, "--token", "s3cret-token")["result"] == 42.0
     assert fpx.json("--token", "s3cret-token", "--url", url, "users", "me")["username"]
-    fpx.fails(ExitCode.FAILED, "predict", "1", "--url", url, "--token", "wrong")
+    result = fpx.fails(ExitCode.FAILED, "predict", "1", "--url", url, "--token", "wrong")
+    assert result.stderr.splitlines()[1:] == [
+        "  the server refused the API token: check --token or FPX_API_TOKEN"
+    ]
     monkeypatch.setenv("FPX_API_TOKEN", "s3cret-token")
     assert fpx.json("models", "--url", url)[0]["name"] == "answer_to_everything"
 
@@ -143,3 +146,23 @@ def test_serve_refuses_such_a_token(fpx, token, monkeypatch, tmp_path):
         monkeypatch.setenv("FPX_API_TOKEN", token)
         result = fpx.fails(ExitCode.USAGE, "serve", "--port", port, "--detach")
         assert "FPX_API_TOKEN is not a usable API token" in one_line(result)
+
+
+def test_a_password_in_the_url_is_never_shown(fpx, free_url, monkeypatch):
+    with_password = free_url.replace("http://", "http://rick:pickle-pw@")
+    shown = free_url.replace("http://", "http://rick:***@")
+    result = fpx.fails(ExitCode.UNREACHABLE, "predict", "1", "--url", with_password)
+    assert result.stderr.splitlines()[0] == (
+        f"error: no fpx server at {shown} - start one with `fpx serve`"
+    )
+    result = fpx.fails(ExitCode.USAGE, "predict", "1", "--url", "http://rick:pickle-pw@h:x/")
+    assert one_line(result) == (
+        "error: --url 'http://rick:***@h:x/' is not a URL like http://127.0.0.1:8000"
+    )
+    monkeypatch.setenv("FPX_URL", "http://rick:pickle-pw@h/?q")
+    result = fpx.fails(ExitCode.USAGE, "health")
+    assert one_line(result) == (
+        "error: FPX_URL 'http://rick:***@h/?q' must not have a query or fragment"
+    )
+    for result in (fpx("check", "--url", with_password), fpx("health", "--url", with_password)):
+        assert "pickle-pw" not in result.output

@@ -64,6 +64,7 @@ def test_startup_reason():
     assert startup_reason(["fpx: bad settings:", "1 validation error", "port"]) == "bad settings"
     assert startup_reason(["", "something else", ""]) == "something else"
     assert startup_reason([]) == "no output"
+    assert startup_reason(lines[:1]) is None  # an ordinary log line is not a reason
 
 
 def test_config_env_passes_every_setting(tmp_path):
