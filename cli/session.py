@@ -140,9 +140,12 @@ class Session:
             return check_url(self.options.url)
         if env_url := os.environ.get("FPX_URL"):
             return check_url(env_url, "FPX_URL")
-        if (record := state.running()) is not None:
-            return record.url
-        return DEFAULT_URL
+        try:
+            record = state.running()
+        except state.StateDirError as exc:  # no record to go by: the default is as good
+            self.out.warn(f"{exc.message}; trying {DEFAULT_URL}")
+            return DEFAULT_URL
+        return record.url if record is not None else DEFAULT_URL
 
     @cached_property
     def token(self) -> str | None:

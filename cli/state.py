@@ -4,7 +4,9 @@ One record at a time, `server.json` in the state directory: $FPX_STATE_DIR if se
 $XDG_RUNTIME_DIR/fpx (cleared at logout, as a running server's record should be), else
 $XDG_DATA_HOME/fpx or ~/.local/share/fpx. The detached server's log is `server.log` next to it.
 A record whose process is gone, or whose pid now belongs to another process, is stale: reading
-it removes it and answers None, so it is never trusted.
+it removes it and answers None, so it is never trusted. A state directory that does not exist
+holds no record; one that cannot be a directory (a file, /proc/...) or cannot be read or
+written is a StateDirError, one line naming it and where it came from.
 """
 
 from __future__ import annotations
@@ -16,18 +18,54 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cli import procs
+from cli.errors import UsageError
 
 RECORD_NAME = "server.json"
 LOG_NAME = "server.log"
 
 
-def state_dir() -> Path:
+class StateDirError(UsageError):
+    """The state directory is not one fpx can use (exit 2: the setting is wrong)."""
+
+
+def _state_dir() -> tuple[Path, str]:
+    """The state directory, and which setting chose it."""
     if explicit := os.environ.get("FPX_STATE_DIR"):
-        return Path(explicit)
+        return Path(explicit), "FPX_STATE_DIR"
     if runtime := os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(runtime) / "fpx"
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "fpx"
+        return Path(runtime) / "fpx", "$XDG_RUNTIME_DIR/fpx"
+    if data := os.environ.get("XDG_DATA_HOME"):
+        return Path(data) / "fpx", "$XDG_DATA_HOME/fpx"
+    return Path.home() / ".local" / "share" / "fpx", "~/.local/share/fpx"
+
+
+def state_dir() -> Path:
+    return _state_dir()[0]
+
+
+def unusable(exc: OSError, what: str = "is not usable") -> StateDirError:
+    """The error for a state directory that `exc` says fpx cannot use."""
+    path, source = _state_dir()
+    if isinstance(exc, NotADirectoryError):
+        what, why = "is not usable", "it is not a directory"
+    else:
+        why = (exc.strerror or str(exc)).lower()
+    hint = "" if source == "FPX_STATE_DIR" else " (set FPX_STATE_DIR to another)"
+    return StateDirError(f"the state directory {path} ({source}) {what}: {why}{hint}")
+
+
+def ensure_dir() -> Path:
+    """The state directory, created if need be; StateDirError if it cannot be written."""
+    path = state_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:  # something that is not a directory
+        raise unusable(NotADirectoryError()) from None
+    except OSError as exc:
+        raise unusable(exc, "cannot be created") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise unusable(PermissionError(13, "Permission denied"), "cannot be written")
+    return path
 
 
 def record_path() -> Path:
@@ -58,16 +96,23 @@ class ServerRecord:
 
 
 def save(record: ServerRecord) -> Path:
-    path = record_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = ensure_dir() / RECORD_NAME
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise unusable(exc) from None
     return path
 
 
 def remove() -> None:
-    record_path().unlink(missing_ok=True)
+    try:
+        record_path().unlink(missing_ok=True)
+    except NotADirectoryError:  # no directory, no record
+        pass
+    except OSError as exc:
+        raise unusable(exc) from None
 
 
 @dataclass(frozen=True)
@@ -86,7 +131,9 @@ def lookup() -> Lookup:
         record = ServerRecord(**data)
     except FileNotFoundError:
         return Lookup(None)
-    except (OSError, ValueError, TypeError):
+    except OSError as exc:  # the directory is a file, or cannot be read
+        raise unusable(exc) from None
+    except (ValueError, TypeError):  # a broken record: as good as none
         remove()
         return Lookup(None)
     if record.is_running():

@@ -121,6 +121,8 @@ def _print_log(path: Path, follow: bool, lines: int | None) -> None:
         raise NoDetachedServer(
             f"no server log at {path}", ["start a server with: fpx serve --detach"]
         ) from None
+    except OSError as exc:
+        raise state.unusable(exc) from None
     with log:
         content = log.read()
         if lines is not None:

@@ -167,6 +167,7 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
     from cli import procs
     from cli.launcher import ServerProcess
 
+    state.ensure_dir()  # before anything starts: a detached server must be recorded
     running = state.running()
     if running is not None:
         raise CliError(
