@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -157,19 +158,49 @@ def task(data: dict) -> Panel:
     ], style=STATUS_STYLES.get(status, "blue"))
 
 
+SHORT_ID = 8
+
+
+class TaskTable:
+    """Tasks as a table that fits the terminal: with their full ids when it is wide enough
+    for them, else with their first 8 characters and a line saying where the full ones are.
+    Only the result wraps; an id, a status, a time is never cut."""
+
+    def __init__(self, data: list[dict]) -> None:
+        self.data = data
+
+    def table(self, short: bool) -> Table:
+        table = _table("id", "status", "wait", "progress", "created", "result")
+        for column in table.columns[:-1]:
+            column.no_wrap = True
+        for entry in self.data:
+            outcome = entry.get("error") or entry.get("result") or ""
+            created = _when(entry.get("created_at"))
+            table.add_row(
+                entry["id"][:SHORT_ID] if short else entry["id"], _status(entry["status"]),
+                f"{entry['wait_time']} s", f"{entry['progress'] * 100:.0f}%",
+                created[5:] if short else created,  # without the year
+                Text(outcome),
+            )
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        full = self.table(short=False)
+        unbounded = options.update(max_width=1_000_000)  # its natural width, not the clamped one
+        if Measurement.get(console, unbounded, full).maximum <= options.max_width:
+            yield full
+            return
+        yield self.table(short=True)
+        yield Text(
+            f"ids cut to their first {SHORT_ID} characters to fit; full ids: fpx task list"
+            " --json", style="dim",
+        )
+
+
 def tasks(data: list[dict]) -> RenderableType:
     if not data:
         return Text("no tasks", style="dim")
-    table = _table("id", "status", "wait", "progress", "created", "result")
-    for column in (0, 4):  # ids are copied from here: never cut them, nor the times
-        table.columns[column].no_wrap = True
-    for entry in data:
-        outcome = entry.get("error") or entry.get("result") or ""
-        table.add_row(
-            entry["id"], _status(entry["status"]), f"{entry['wait_time']} s",
-            f"{entry['progress'] * 100:.0f}%", _when(entry.get("created_at")), Text(outcome),
-        )
-    return table
+    return TaskTable(data)
 
 
 def task_submitted(data: dict) -> Group:

@@ -72,6 +72,26 @@ def test_task_list(term, fpx):
     assert "succeeded" in out
 
 
+def test_task_list_fits_80_columns_with_short_ids(fpx):
+    fpx.ok("task", "submit", "--wait", "0", "--follow")
+    fpx.json("task", "submit", "--wait", "60")
+    ids = [t["id"] for t in fpx.json("task", "list", "--limit", "4")]  # --json: full ids
+    result = fpx("task", "list", "--limit", "4", env={**TERMINAL, "COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = plain(result.stdout).splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert lines[0].split() == ["id", "┃", "status", "┃", "wait", "┃", "progress", "┃",
+                                "created", "┃", "result"]  # no header cut
+    rows = [line for line in lines[2:] if not line.startswith(" ")][:-1]
+    assert [row.split()[0] for row in rows] == [i[:8] for i in ids]
+    assert "…" not in result.stdout  # nothing cut, only the results fold
+    assert lines[-1] == "ids cut to their first 8 characters to fit; full ids: fpx task list --json"
+
+    wide = plain(fpx("task", "list", "--limit", "4", env={**TERMINAL, "COLUMNS": "200"}).stdout)
+    assert [line.split()[0] for line in wide.splitlines()[2:]] == ids
+    assert "ids cut" not in wide
+
+
 def test_errors_go_to_stderr_not_stdout(fpx):
     result = fpx("users", "get", "Jerry", env=TERMINAL)
     assert result.exit_code == 1
