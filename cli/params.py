@@ -4,8 +4,10 @@ This typer converts every value of the command being run through a pydantic Type
 importing pydantic and building the adapters takes about 60 ms, half the run time of
 `fpx predict 3.5` (profiled: typer._coercion.build_runtime_param, 91 of 120 ms). fpx's
 parameters have plain types (str, int, float, bool, UUID, an Enum), so `use_plain_parsers`
-gives each of those a direct converter doing the same checks (min/max, choices); parameters
-of other types (paths, lists: only `fpx serve` has them) keep typer's own.
+gives each of those a direct converter doing the same checks (min/max, choices); a path goes
+through typer's own checks (dir_okay...) once it is a Path, a repeatable option converts each
+value. Parameters of other types would keep typer's coercion. For `fpx serve` (a path and a
+repeatable option) pydantic cost ~55 ms before the server could even be spawned.
 
 It sets typer's per-parameter cache of that converter (`_runtime_param`). Should a typer
 release drop it, nothing breaks: typer's pydantic coercion runs as before, and
@@ -15,15 +17,18 @@ tests/cli/test_startup.py notices pydantic being imported.
 from __future__ import annotations
 
 import enum
+import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import typer
 
 try:
     from typer._coercion import RuntimeParam
+    from typer._param_types import coerce_cli_path
 except ImportError:  # pragma: no cover - another typer: keep its coercion
     RuntimeParam = None  # type: ignore[assignment,misc]
 
@@ -94,8 +99,29 @@ def _choice(kind: type[enum.Enum], case_sensitive: bool) -> Convert:
     return convert
 
 
+def _path(info: Any) -> Convert:
+    def convert(value: Any) -> Path:
+        if not isinstance(value, str | Path):
+            raise ValueError(f"{value!r} is not a path")
+        return coerce_cli_path(Path(value), info, path_type=Path)  # its own checks, no pydantic
+
+    return convert
+
+
+def _each(convert: Convert) -> Convert:
+    def convert_all(values: Any) -> list[Any]:
+        return [convert(value) for value in values]
+
+    return convert_all
+
+
 def plain_converter(annotation: Any, info: Any) -> Convert | None:
     """A converter for a plain annotation, or None to leave the parameter to typer."""
+    if typing.get_origin(annotation) is list and len(typing.get_args(annotation)) == 1:
+        item = plain_converter(typing.get_args(annotation)[0], info)
+        return _each(item) if item is not None else None
+    if annotation is Path and not info.allow_dash and info.path_type is None:
+        return _path(info)
     if annotation is bool:
         return _boolean
     if annotation in (int, float):
@@ -120,6 +146,9 @@ if RuntimeParam is not None:
                 return self.convert(value)
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), ctx=ctx, param=param) from None
+            except typer.BadParameter as exc:  # typer's path checks: say which parameter
+                exc.ctx, exc.param = ctx, param
+                raise
 
 
 def use_plain_parsers(command: Any, ctx: typer.Context) -> None:
@@ -132,7 +161,7 @@ def use_plain_parsers(command: Any, ctx: typer.Context) -> None:
     help_option = command.get_help_option(ctx)
     for param in [*command.params, *([help_option] if help_option else [])]:
         descriptor = getattr(param, "type_descriptor", None)
-        if descriptor is None or not hasattr(param, "_runtime_param") or param.multiple:
+        if descriptor is None or not hasattr(param, "_runtime_param"):
             continue
         convert = plain_converter(descriptor.annotation, descriptor.parameter_info)
         if convert is not None:

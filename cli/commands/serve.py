@@ -128,12 +128,9 @@ def _ready_info(server: ServerProcess, ready: dict, db: Path, log: Path | None) 
 
 def _database(config: ServerConfig) -> Path:
     """The database the server opens: --db/FPX_DB, else the server's own default."""
-    if config.db is not None:
-        return config.db
-    # Imported here, while the server starts in parallel: it costs ~50 ms (pydantic-settings).
-    from server.settings import default_db_path
+    from cli.launcher import default_db_path
 
-    return default_db_path()
+    return config.db if config.db is not None else default_db_path()
 
 
 def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) -> None:

@@ -10,7 +10,15 @@ import pytest
 
 from cli import procs
 from cli.errors import ExitCode
-from cli.launcher import PortInUse, ServerConfig, claim_port, connect_url, startup_reason
+from cli.launcher import (
+    PortInUse,
+    ServerConfig,
+    claim_port,
+    connect_url,
+    default_db_path,
+    probe_ready,
+    startup_reason,
+)
 from tests.cli.conftest import one_line
 
 
@@ -44,6 +52,53 @@ def test_serve_reports_why_the_server_died(fpx, tmp_path):
         result.stderr
     )
     assert "cannot open database /proc/nope/fpx.db" in result.stderr
+
+
+@pytest.mark.parametrize("data_home", [None, "/tmp/elsewhere"])
+def test_the_default_database_is_the_servers(monkeypatch, data_home):
+    from server.settings import default_db_path as servers
+
+    if data_home is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", data_home)
+    assert default_db_path() == servers()
+
+
+def test_probe_ready(server, held_port):
+    assert probe_ready("127.0.0.1", server.port) == {
+        "status": "ready", "models": ["answer_to_everything"],
+    }
+    assert probe_ready("127.0.0.1", claim_port("127.0.0.1", 0)) is None  # nothing listens
+    assert probe_ready("127.0.0.1", held_port, timeout=0.2) is None  # never answers
+
+
+def test_probe_ready_reads_a_chunked_answer():
+    import http.server
+    import threading
+
+    class Chunked(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b'7\r\n{"statu\r\n9\r\ns": "ok"}\r\n0\r\n\r\n')
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Chunked)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert probe_ready("127.0.0.1", httpd.server_address[1]) == {"status": "ok"}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
 
 
 def test_connect_url():

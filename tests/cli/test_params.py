@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -53,8 +54,20 @@ def test_refuses(annotation, info, given, message):
         plain_converter(annotation, info)(given)
 
 
-def test_other_types_are_left_to_typer():
-    from pathlib import Path
+def test_paths_and_repeated_values(tmp_path):
+    import typer
 
-    assert plain_converter(Path, Info()) is None
-    assert plain_converter(list[str], Info()) is None
+    file_only = typer.Option(dir_okay=False)
+    assert plain_converter(Path, file_only)(str(tmp_path / "x.db")) == tmp_path / "x.db"
+    with pytest.raises(typer.BadParameter, match="is a directory"):  # typer's own check
+        plain_converter(Path, file_only)(str(tmp_path))
+    assert plain_converter(list[str], Info())(("a=m:f", "b=m:g")) == ["a=m:f", "b=m:g"]
+    assert plain_converter(list[int], Info(min=1))(("1", "2")) == [1, 2]
+
+
+def test_other_types_are_left_to_typer():
+    import datetime
+
+    assert plain_converter(datetime.datetime, Info()) is None
+    assert plain_converter(tuple[str, int], Info()) is None
+    assert plain_converter(list[datetime.date], Info()) is None

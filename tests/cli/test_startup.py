@@ -50,6 +50,21 @@ def test_no_server_stack_and_no_progress_bar(tmp_path, server, args):
     assert "rich.progress" not in modules
 
 
+def test_serve_parses_its_options_without_pydantic(tmp_path):
+    # pydantic would cost ~55 ms before the server is spawned. On a port in use, serve stops
+    # right after parsing its options.
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = str(held.getsockname()[1])
+        modules = imported(tmp_path, "serve", "--port", port, "--db", str(tmp_path / "x.db"),
+                           "--model", "a=m:f", "--model", "b=m:g", "--max-wait", "9")
+    assert "cli.commands.serve" in modules
+    assert roots(modules).isdisjoint(HEAVY), roots(modules) & set(HEAVY)
+
+
 def test_json_output_does_not_import_rich(tmp_path, server):
     modules = imported(tmp_path, "--url", server.url, "predict", "3.5")  # stdout is a pipe
     assert "rich" not in roots(modules)
