@@ -30,7 +30,8 @@ EXIT_CODES_HELP = """\
 2  bad usage: unknown option, invalid value
 3  no fpx server reachable, or a request timed out;
    fpx status / stop / logs: no detached server (or log)
-4  --follow, task wait: --timeout ran out first"""
+4  --follow, task wait: --timeout ran out first
+130  Ctrl-C (128 + a signal's number): what fpx started is stopped first"""
 
 
 class CliError(Exception):

@@ -419,25 +419,43 @@ class ServerProcess:
             self._reader.join(timeout=2.0)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class StopOnSignals:
-    """While active, SIGINT and SIGTERM stop `server` gracefully; a second one kills it."""
+    """While active, SIGINT, SIGTERM and SIGHUP (Ctrl-C, a stop, a closed terminal) stop
+    `server` gracefully, and a second one kills it: the signal never interrupts fpx itself,
+    so whatever it is doing (starting the server, waiting, stopping it) runs to its end and
+    sees `server.stop_requested_at`. `signum` is the first signal, or None.
+    """
 
     def __init__(self, server: ServerProcess, on_first: Callable[[], None] = lambda: None):
         self.server = server
         self.on_first = on_first
+        self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopOnSignals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # After a stop signal fpx is on its way out, the server stopped: another Ctrl-C now
+        # must not turn that into a KeyboardInterrupt ("Aborted!", exit 1).
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            after = handler if self.signum is None else signal.SIG_IGN
+            signal.signal(sig, after)  # type: ignore[arg-type]
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a command ended by the first signal: 128 + its number."""
+        return 128 + (self.signum or signal.SIGINT)
 
     def _handle(self, signum: int, frame: object) -> None:
-        first = self.server.stop_requested_at is None
+        first = self.signum is None
+        if first:
+            self.signum = signum
         self.server.request_stop()
         if first:
             self.on_first()

@@ -3,6 +3,9 @@
 One record at a time, `server.json` in the state directory: $FPX_STATE_DIR if set, else
 $XDG_RUNTIME_DIR/fpx (cleared at logout, as a running server's record should be), else
 $XDG_DATA_HOME/fpx or ~/.local/share/fpx. The detached server's log is `server.log` next to it.
+`fpx serve --detach` writes the record as soon as the server is spawned, marked `starting`, and
+again once it is ready: were fpx killed in between (even by SIGKILL, which it cannot catch),
+`fpx status` and `fpx stop` still see, and stop, the server it left starting.
 A record whose process is gone, or whose pid now belongs to another process, is stale: reading
 it removes it and answers None, so it is never trusted. A state directory that does not exist
 holds no record; one that cannot be a directory (a file, /proc/...) or cannot be read or
@@ -86,6 +89,10 @@ class ServerRecord:
     # Linux: the process's start time in clock ticks, so a reused pid is not mistaken for it.
     proc_start: int | None = None
     stop_timeout: float = 10.0
+    # Still starting: the `fpx serve --detach` (pid, start time) waiting for it to be ready.
+    starting: bool = False
+    launcher: int | None = None
+    launcher_start: int | None = None
 
     @property
     def uptime(self) -> float:
@@ -93,6 +100,12 @@ class ServerRecord:
 
     def is_running(self) -> bool:
         return procs.is_running(self.pid, self.proc_start)
+
+    def launcher_is_gone(self) -> bool:
+        """A starting server whose `fpx serve --detach` died before it was ready."""
+        return self.starting and not (
+            self.launcher is not None and procs.is_running(self.launcher, self.launcher_start)
+        )
 
 
 def save(record: ServerRecord) -> Path:
@@ -106,7 +119,14 @@ def save(record: ServerRecord) -> Path:
     return path
 
 
-def remove() -> None:
+def remove(pid: int | None = None) -> None:
+    """Remove the record (only if it is the one of `pid`, when given)."""
+    if pid is not None:
+        try:
+            if json.loads(record_path().read_text()).get("pid") != pid:
+                return
+        except (OSError, ValueError, AttributeError):
+            pass
     try:
         record_path().unlink(missing_ok=True)
     except NotADirectoryError:  # no directory, no record

@@ -39,7 +39,8 @@ def status(s: Session) -> None:
 
     Its url, pid, uptime, models and task counts.
 
-    Exits 3 when none runs (a record whose process is gone is removed).
+    Exits 3 when none runs (a record whose process is gone is removed), or when it
+    runs but does not answer; a server still starting is shown as such (exit 0).
 
     Examples:
       fpx status
@@ -49,13 +50,21 @@ def status(s: Session) -> None:
     data: dict = {
         "url": record.url, "pid": record.pid, "uptime_s": round(record.uptime, 1),
         "started_at": record.started_at, "db": record.db, "log": record.log,
-        "ready": False, "state": "not answering", "models": None, "tasks": None,
+        "ready": False, "state": "starting" if record.starting else "not answering",
+        "models": None, "tasks": None,
     }
+    if record.launcher_is_gone():
+        s.out.note(
+            f"the fpx serve --detach that started it (pid {record.launcher}) is gone;"
+            " fpx stop stops it"
+        )
     with s.client(record.url) as api:
         try:
             ready = api.readyz()
         except Unreachable as exc:
             s.out.show(data, "server_status")
+            if record.starting:  # not listening yet
+                return
             raise Unreachable(
                 f"the detached server (pid {record.pid}) does not answer at {record.url}",
                 [exc.message],

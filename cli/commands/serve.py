@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import time
@@ -161,28 +162,47 @@ def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) 
 
 
 def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) -> None:
+    """Start the server in its own session and return once it is ready, recorded.
+
+    It is recorded (as starting) as soon as it is spawned, so that `fpx status` and `fpx stop`
+    see it even if we are killed before it is ready. A signal meanwhile stops it, as Ctrl-C in
+    the foreground does; then we exit 128 + the signal's number: no server was left running.
+    """
     from cli import procs
-    from cli.launcher import ServerProcess
+    from cli.launcher import ServerProcess, StopOnSignals, StopRequested
 
     state.ensure_dir()  # before anything starts: a detached server must be recorded
     running = state.running()
     if running is not None:
+        doing = "is starting" if running.starting else "already runs"
         raise CliError(
-            f"an fpx server already runs detached at {running.url} (pid {running.pid})",
+            f"an fpx server {doing} detached at {running.url} (pid {running.pid})",
             ["stop it first: fpx stop"],
         )
     log = state.log_path()
-    server = ServerProcess(config, output="file", log_file=log, detach=True).start()
-    try:
-        db = _database(config)
-        ready = server.wait_until_ready(startup_timeout)
-    except BaseException:
-        server.kill()
-        raise
-    record = state.ServerRecord(
-        url=server.url, pid=server.pid, log=str(log), db=str(db),
-        started_at=time.time() - ready["startup_s"],
-        proc_start=procs.start_time(server.pid), stop_timeout=config.stop_timeout(),
-    )
-    state.save(record)
+    db = _database(config)
+    server = ServerProcess(config, output="file", log_file=log, detach=True)
+    me = os.getpid()
+    with StopOnSignals(server) as signals:
+        server.start()
+        record = state.ServerRecord(
+            url=server.url, pid=server.pid, log=str(log), db=str(db), started_at=time.time(),
+            proc_start=procs.start_time(server.pid), stop_timeout=config.stop_timeout(),
+            starting=True, launcher=me, launcher_start=procs.start_time(me),
+        )
+        try:
+            state.save(record)
+            ready = server.wait_until_ready(startup_timeout)
+            state.save(dataclasses.replace(
+                record, starting=False, started_at=time.time() - ready["startup_s"],
+            ))
+        except StopRequested:
+            server.wait(config.stop_timeout())
+            state.remove(server.pid)
+            s.out.note(f"stopped the fpx server that was starting (pid {server.pid})")
+            raise typer.Exit(signals.exit_code) from None
+        except BaseException:
+            server.kill()
+            state.remove(server.pid)
+            raise
     s.out.show(_ready_info(server, ready, db, log), "server_ready")

@@ -1,0 +1,93 @@
+"""Signals while a server starts: nothing is left behind, whichever way fpx is stopped.
+
+The model loader of `slow` touches `loading` (so the test knows the server is inside its
+start-up, where the server aborts at once on SIGTERM) and then sleeps for 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cli import procs
+from tests.e2e.conftest import FPX, run
+from tests.helpers import wait_until
+
+SLOW_MODEL = """\
+import pathlib
+import time
+
+
+def load_slow():
+    pathlib.Path("loading").touch()
+    time.sleep(30)
+    return lambda x: x
+"""
+SLOW = ["--port", "0", "--db", "fpx.db", "--model", "slow=mymodels:load_slow"]
+
+
+@pytest.fixture
+def slow_model(workdir: Path) -> Path:
+    (workdir / "mymodels.py").write_text(SLOW_MODEL)
+    return workdir / "loading"
+
+
+def popen(workdir: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([*FPX, *args], cwd=workdir, env=env, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def starting_record(workdir: Path) -> dict:
+    record = json.loads((workdir / "state" / "server.json").read_text())
+    assert record["starting"] is True
+    assert procs.is_running(record["pid"], record["proc_start"])
+    return record
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_during_a_detached_start_stops_the_server(workdir, env, slow_model, sig):
+    fpx = popen(workdir, env, "serve", "--detach", *SLOW)
+    try:
+        wait_until(slow_model.exists, timeout=30, what="the model to start loading")
+        server = starting_record(workdir)["pid"]
+        fpx.send_signal(sig)
+        assert fpx.wait(timeout=20) == 128 + sig
+    finally:
+        if fpx.poll() is None:
+            fpx.kill()
+            fpx.wait(10)
+    assert not procs.is_running(server)  # stopped before fpx exited
+    assert not (workdir / "state" / "server.json").exists()
+    assert fpx.stderr.read() == f"stopped the fpx server that was starting (pid {server})\n"
+
+
+def test_a_detached_start_killed_with_sigkill_is_seen_and_stopped(workdir, env, slow_model):
+    fpx = popen(workdir, env, "serve", "--detach", *SLOW)
+    wait_until(slow_model.exists, timeout=30, what="the model to start loading")
+    record = starting_record(workdir)
+    fpx.kill()
+    fpx.wait(10)
+    assert procs.is_running(record["pid"])  # a detached server outlives fpx
+
+    status = run(workdir, env, "status")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["state"] == "starting"
+    assert status.stderr == (
+        f"the fpx serve --detach that started it (pid {fpx.pid}) is gone; fpx stop stops it\n"
+    )
+    again = run(workdir, env, "serve", "--detach", *SLOW)
+    assert again.returncode == 1
+    assert again.stderr.startswith(
+        f"error: an fpx server is starting detached at {record['url']} (pid {record['pid']})\n"
+    )
+    stopped = run(workdir, env, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(stopped.stdout)["pid"] == record["pid"]
+    assert not procs.is_running(record["pid"])
+    assert not (workdir / "state" / "server.json").exists()
