@@ -7,6 +7,7 @@ start-up, where the server aborts at once on SIGTERM) and then sleeps for 30 s.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -91,3 +92,15 @@ def test_a_detached_start_killed_with_sigkill_is_seen_and_stopped(workdir, env, 
     assert json.loads(stopped.stdout)["pid"] == record["pid"]
     assert not procs.is_running(record["pid"])
     assert not (workdir / "state" / "server.json").exists()
+
+
+def test_sigkill_of_fpx_serve_during_start_up_leaves_no_server(serve, workdir, slow_model):
+    # PR_SET_PDEATHSIG sends the server SIGTERM; during its start-up it aborts at once
+    # (server/lifespan.py) rather than after its model has loaded.
+    fpx = serve("--model", "slow=mymodels:load_slow")
+    wait_until(slow_model.exists, timeout=30, what="the model to start loading")
+    server = int(re.search(r"Started server process \[(\d+)\]", fpx.stderr())[1])
+    assert procs.is_running(server)
+    fpx.signal(signal.SIGKILL)
+    fpx.wait()
+    wait_until(lambda: not procs.is_running(server), timeout=5, what="the server to exit")
