@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -427,12 +427,16 @@ class StopOnSignals:
     `server` gracefully, and a second one kills it: the signal never interrupts fpx itself,
     so whatever it is doing (starting the server, waiting, stopping it) runs to its end and
     sees `server.stop_requested_at`. `signum` is the first signal, or None.
+
+    Inside `interrupting()`, the first signal also raises KeyboardInterrupt, to cut short
+    work of fpx's own (fpx check's requests); a stop that follows is never interrupted.
     """
 
     def __init__(self, server: ServerProcess, on_first: Callable[[], None] = lambda: None):
         self.server = server
         self.on_first = on_first
         self.signum: int | None = None
+        self._interrupt = False
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopOnSignals:
@@ -447,6 +451,16 @@ class StopOnSignals:
             after = handler if self.signum is None else signal.SIG_IGN
             signal.signal(sig, after)  # type: ignore[arg-type]
 
+    @contextlib.contextmanager
+    def interrupting(self) -> Iterator[None]:
+        if self.signum is not None:  # it came first
+            raise KeyboardInterrupt
+        self._interrupt = True
+        try:
+            yield
+        finally:
+            self._interrupt = False
+
     @property
     def exit_code(self) -> int:
         """The shell's code for a command ended by the first signal: 128 + its number."""
@@ -459,6 +473,9 @@ class StopOnSignals:
         self.server.request_stop()
         if first:
             self.on_first()
+            if self._interrupt:
+                self._interrupt = False
+                raise KeyboardInterrupt
 
 
 def stop_pid(pid: int, started: int | None, timeout: float) -> bool:

@@ -56,16 +56,26 @@ def _run(s: Session, url: str) -> list[dict]:
 
 
 def _run_throwaway(s: Session, tmp: Path) -> list[dict]:
-    from cli.launcher import ServerConfig, ServerProcess
+    """Start a server, check it, stop it. Ctrl-C (or SIGTERM, SIGHUP) cuts the checks short,
+    never the stop: the server is stopped (a second Ctrl-C kills it), then we exit 130."""
+    from cli.launcher import ServerConfig, ServerProcess, StopOnSignals, StopRequested
 
     config = ServerConfig(
         port=0, db=tmp / "check.db", log_level="warning", models=(),
         extra_env={"FPX_SHUTDOWN_TIMEOUT": "1", "FPX_API_TOKEN": ""},
     )
-    server = ServerProcess(config, output="capture").start()
-    try:
-        server.wait_until_ready(STARTUP_TIMEOUT)
-        s.out.note(f"checking a throwaway fpx server at {server.url} (pid {server.pid})")
-        return _run(s, server.url)
-    finally:
-        server.stop(config.stop_timeout())
+    server = ServerProcess(config, output="capture")
+    with StopOnSignals(server) as signals:
+        try:
+            server.start()
+            server.wait_until_ready(STARTUP_TIMEOUT)
+            with signals.interrupting():
+                s.out.note(f"checking a throwaway fpx server at {server.url} (pid {server.pid})")
+                return _run(s, server.url)
+        except (StopRequested, KeyboardInterrupt):
+            pass
+        finally:
+            if server.popen is not None:
+                server.stop(config.stop_timeout())
+    s.out.note(f"interrupted: stopped the throwaway fpx server (pid {server.pid})")
+    raise typer.Exit(signals.exit_code)

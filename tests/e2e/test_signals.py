@@ -104,3 +104,24 @@ def test_sigkill_of_fpx_serve_during_start_up_leaves_no_server(serve, workdir, s
     fpx.signal(signal.SIGKILL)
     fpx.wait()
     wait_until(lambda: not procs.is_running(server), timeout=5, what="the server to exit")
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_check_stops_its_server_then_exits_130(workdir, env, presses):
+    check = popen(workdir, env, "check")
+    try:
+        line = check.stderr.readline()
+        found = re.search(r"checking a throwaway fpx server at \S+ \(pid (\d+)\)", line)
+        assert found, line
+        server = int(found[1])
+        for _ in range(presses):  # a second Ctrl-C, during the stop, kills the server
+            check.send_signal(signal.SIGINT)
+        assert check.wait(timeout=20) == 130
+    finally:
+        if check.poll() is None:
+            check.kill()
+            check.wait(10)
+    assert not procs.is_running(server)  # stopped before fpx exited, never after
+    assert check.stderr.read() == (
+        f"interrupted: stopped the throwaway fpx server (pid {server})\n"
+    )
