@@ -81,7 +81,7 @@ class LazyGroup(TyperGroup):
             return super().make_context(*args, **kwargs)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        use_plain_parsers(self, ctx)
+        use_plain_parsers(self, ctx, recurse=False)  # each command's own when it is loaded
         return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:

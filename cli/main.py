@@ -8,7 +8,14 @@ import typer
 
 from cli.errors import EXIT_CODES_HELP
 from cli.group import LazyCommand, LazyGroup
-from cli.session import GlobalOptions, JsonOption, RequestTimeoutOption, TokenOption, UrlOption
+from cli.session import (
+    GlobalOptions,
+    JsonOption,
+    RequestTimeoutOption,
+    TokenOption,
+    UrlOption,
+    hidden,
+)
 
 
 class FpxGroup(LazyGroup):
@@ -53,10 +60,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    url: UrlOption = None,
-    json_output: JsonOption = False,
-    request_timeout: RequestTimeoutOption = None,
-    token: TokenOption = None,
+    url: hidden(UrlOption) = None,
+    json_output: hidden(JsonOption) = False,
+    request_timeout: hidden(RequestTimeoutOption) = None,
+    token: hidden(TokenOption) = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print fpx's version and exit.",
     )] = False,
@@ -66,6 +73,9 @@ def root(
     Start a server with `fpx serve` (or `fpx serve --detach`), then call it:
     `fpx predict 3.5`, `fpx task submit --wait 5 --follow`, `fpx check`.
     Rich output on a terminal; the server's data as JSON with --json or in a pipe.
+
+    Global options, before or after the command (see its --help): --url URL,
+    --json, --request-timeout SECONDS, --token TOKEN.
     """
     ctx.obj = GlobalOptions(url, json_output, request_timeout, token)
 

@@ -8,7 +8,6 @@ TTY_COMPATIBLE=1/0 (rich's own switch) forces either way, e.g. for tests.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -52,6 +51,8 @@ class Output:
             self.console.print(getattr(render, renderer)(data))
 
     def print_json(self, data: Any) -> None:
+        import json  # here: `fpx --help` needs none
+
         # Indented for a person reading a terminal, one line for a pipe.
         text = json.dumps(data, indent=2 if self.terminal else None, ensure_ascii=False)
         sys.stdout.write(text + "\n")

@@ -8,9 +8,11 @@ one after the subcommand wins. Each option is defined once, below, as an Annotat
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -58,6 +60,14 @@ TokenOption = Annotated[str | None, typer.Option(
     help="API token, for a server started with one. Default: $FPX_API_TOKEN (better: other"
     " users can see a command line).",
 )]
+
+
+def hidden(option: Any) -> Any:
+    """The same option, left out of the help (the root's, which names them in one line)."""
+    kind, info = typing.get_args(option)
+    info = copy.copy(info)
+    info.hidden = True
+    return Annotated[kind, info]
 
 
 @dataclass(frozen=True)

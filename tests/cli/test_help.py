@@ -86,3 +86,12 @@ def test_no_help_text_wraps_at_80_columns(fpx, path):
 
 def test_the_exit_codes_say_which_commands_exit_3_when_none_runs(fpx):
     assert "fpx status / stop / logs: no detached server (or log)" in fpx.ok("--help").stdout
+
+
+def test_the_root_help_names_the_global_options_in_a_line(fpx):
+    out = fpx.ok("--help").stdout
+    text = out.split("╭")[0]  # the root's own text, above its panels
+    for option in ("--url URL", "--json", "--request-timeout SECONDS", "--token TOKEN"):
+        assert option in text
+    assert "Global options (before or after the command)" not in out  # no panel of them
+    assert "Global options (before or after the command)" in fpx.ok("predict", "--help").stdout
