@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from cli.errors import ApiError, CliError, Unreachable, UsageError
+from cli.tokens import check_token
 
 if TYPE_CHECKING:
     import http.client
@@ -58,17 +59,6 @@ def redact(url: str) -> str:
     if not sep or not at or ":" not in userinfo:
         return url
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{path}"
-
-
-def check_token(token: str, source: str) -> str:
-    """The token, if it can go in an Authorization header: visible ASCII, no spaces or control
-    characters. Otherwise UsageError, which never shows the token."""
-    if not token.isascii() or not token.isprintable() or " " in token:
-        raise UsageError(
-            f"{source} is not a usable API token: only visible ASCII characters, without"
-            " spaces or control characters (the token is not shown)"
-        )
-    return token
 
 
 class ApiClient:

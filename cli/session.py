@@ -160,7 +160,7 @@ class Session:
     @cached_property
     def token(self) -> str | None:
         """--token, else $FPX_API_TOKEN; UsageError if it could not be sent (never shown)."""
-        from cli.client import check_token
+        from cli.tokens import check_token
 
         if self.options.token:
             return check_token(self.options.token, "--token")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli import state
 from cli.errors import CliError
 from cli.session import Session, session_command
 
@@ -92,8 +91,8 @@ def serve(
       fpx serve --port 0 --model double=mymodels:load_double
       fpx serve --detach && fpx status && fpx stop
     """
-    from cli.client import check_token
     from cli.launcher import ServerConfig
+    from cli.tokens import check_token
 
     token = token or s.options.token  # also `fpx --token T serve`
     if token:
@@ -168,7 +167,7 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
     see it even if we are killed before it is ready. A signal meanwhile stops it, as Ctrl-C in
     the foreground does; then we exit 128 + the signal's number: no server was left running.
     """
-    from cli import procs
+    from cli import procs, state
     from cli.launcher import ServerProcess, StopOnSignals, StopRequested
 
     state.ensure_dir()  # before anything starts: a detached server must be recorded
