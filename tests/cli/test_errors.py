@@ -132,20 +132,15 @@ def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(fpx, token, m
 
 
 @pytest.mark.parametrize("token", BAD_TOKENS, ids=repr)
-def test_serve_refuses_such_a_token(fpx, token, monkeypatch, tmp_path):
-    import socket
-
-    with socket.socket() as held:  # were the token let through, serve would fail on the port
-        held.bind(("127.0.0.1", 0))
-        held.listen(1)
-        port = str(held.getsockname()[1])
-        for args in (["serve", "--token", token], ["--token", token, "serve"]):
-            result = fpx.fails(ExitCode.USAGE, *args, "--port", port)
-            assert "--token is not a usable API token" in one_line(result)
-            assert token not in result.output
-        monkeypatch.setenv("FPX_API_TOKEN", token)
-        result = fpx.fails(ExitCode.USAGE, "serve", "--port", port, "--detach")
-        assert "FPX_API_TOKEN is not a usable API token" in one_line(result)
+def test_serve_refuses_such_a_token(fpx, token, monkeypatch, held_port):
+    port = str(held_port)  # were the token let through, serve would fail on the port
+    for args in (["serve", "--token", token], ["--token", token, "serve"]):
+        result = fpx.fails(ExitCode.USAGE, *args, "--port", port)
+        assert "--token is not a usable API token" in one_line(result)
+        assert token not in result.output
+    monkeypatch.setenv("FPX_API_TOKEN", token)
+    result = fpx.fails(ExitCode.USAGE, "serve", "--port", port, "--detach")
+    assert "FPX_API_TOKEN is not a usable API token" in one_line(result)
 
 
 def test_a_password_in_the_url_is_never_shown(fpx, free_url, monkeypatch):

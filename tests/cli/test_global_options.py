@@ -3,9 +3,6 @@ it; refused with exit 2 where they do not apply, never silently ignored."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import pytest
 
 from cli.errors import ExitCode
@@ -23,14 +20,6 @@ REFUSED = [
     (["logs"], ["--json"]),
     (["logs"], ["--url", "http://127.0.0.1:1"]),
 ]
-
-
-@pytest.fixture
-def held_port() -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(1)
-        yield s.getsockname()[1]
 
 
 @pytest.mark.parametrize(("command", "option"), REFUSED, ids=[

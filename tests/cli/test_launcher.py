@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,14 +18,6 @@ from cli.launcher import (
     startup_reason,
 )
 from tests.cli.conftest import one_line
-
-
-@pytest.fixture
-def held_port() -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(1)
-        yield s.getsockname()[1]
 
 
 def test_claim_port(held_port):

@@ -50,17 +50,12 @@ def test_no_server_stack_and_no_progress_bar(tmp_path, server, args):
     assert "rich.progress" not in modules
 
 
-def test_serve_parses_its_options_without_pydantic(tmp_path):
+def test_serve_parses_its_options_without_pydantic(tmp_path, held_port):
     # pydantic would cost ~55 ms before the server is spawned. On a port in use, serve stops
     # right after parsing its options.
-    import socket
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen(1)
-        port = str(held.getsockname()[1])
-        modules = imported(tmp_path, "serve", "--port", port, "--db", str(tmp_path / "x.db"),
-                           "--model", "a=m:f", "--model", "b=m:g", "--max-wait", "9")
+    modules = imported(tmp_path, "serve", "--port", str(held_port), "--db",
+                       str(tmp_path / "x.db"), "--model", "a=m:f", "--model", "b=m:g",
+                       "--max-wait", "9")
     assert "cli.commands.serve" in modules
     assert roots(modules).isdisjoint(HEAVY), roots(modules) & set(HEAVY)
 

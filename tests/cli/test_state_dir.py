@@ -3,7 +3,6 @@ one clear line, never a traceback; a client command still finds a server by the 
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,9 @@ def test_a_client_command_falls_back_to_the_default_url(fpx, file_state_dir, ser
 
 
 @pytest.mark.parametrize("state_dir", ["file", "/proc/nope/fpx"])
-def test_serve_detach_says_so_before_starting_anything(fpx, tmp_path, monkeypatch, state_dir):
+def test_serve_detach_says_so_before_starting_anything(
+    fpx, tmp_path, monkeypatch, held_port, state_dir
+):
     if state_dir == "file":
         path = tmp_path / "file"
         path.write_text("")
@@ -54,11 +55,8 @@ def test_serve_detach_says_so_before_starting_anything(fpx, tmp_path, monkeypatc
         path = Path(state_dir)
         message = expected(path, "cannot be created: no such file or directory")
     monkeypatch.setenv("FPX_STATE_DIR", str(path))
-    with socket.socket() as held:  # had the state directory not been checked first: exit 1
-        held.bind(("127.0.0.1", 0))
-        held.listen(1)
-        port = str(held.getsockname()[1])
-        result = fpx.fails(ExitCode.USAGE, "serve", "--detach", "--port", port,
-                           "--db", str(tmp_path / "never.db"))
+    # Had the state directory not been checked first: exit 1, the port being in use.
+    result = fpx.fails(ExitCode.USAGE, "serve", "--detach", "--port", str(held_port),
+                       "--db", str(tmp_path / "never.db"))
     assert one_line(result) == message
     assert not (tmp_path / "never.db").exists()

@@ -122,6 +122,14 @@ class Serve:
         return code
 
 
+def kill_all(started: list[subprocess.Popen]) -> None:
+    """End the processes a test started that are still running, by pid."""
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 @pytest.fixture
 def serve(workdir: Path, env: dict[str, str]) -> Iterator:
     """Start `fpx serve` with extra arguments; every one started is killed at the end."""
@@ -132,7 +140,21 @@ def serve(workdir: Path, env: dict[str, str]) -> Iterator:
         return started[-1]
 
     yield start
-    for s in started:
-        if s.proc.poll() is None:
-            s.proc.kill()
-            s.proc.wait(10)
+    kill_all([s.proc for s in started])
+
+
+@pytest.fixture
+def spawn(workdir: Path, env: dict[str, str]) -> Iterator:
+    """Start `fpx ARGS...`, its stdout and stderr read as text through pipes; every one
+    started is killed at the end."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        started.append(subprocess.Popen(
+            [*FPX, *args], cwd=workdir, env={**env, **(extra_env or {})}, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ))
+        return started[-1]
+
+    yield start
+    kill_all(started)

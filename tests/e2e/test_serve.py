@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli import procs
-from tests.e2e.conftest import FPX, can_listen, processes_in, run
+from tests.e2e.conftest import can_listen, processes_in, run
 from tests.helpers import wait_until
 
 
@@ -170,25 +170,17 @@ def test_a_server_that_dies_after_start_up_is_reported(serve, workdir):
     assert "error: the server exited unexpectedly (exit code -9)" in fpx.stderr()
 
 
-def test_the_server_keeps_serving_when_fpx_serves_stderr_is_gone(workdir, env):
+def test_the_server_keeps_serving_when_fpx_serves_stderr_is_gone(spawn):
     # `fpx serve 2>&1 | head`: once nobody reads fpx's stderr, the server's log must still be
     # drained, or the server blocks on a full pipe. 1,000 logged requests are ~100 KB of log.
-    proc = subprocess.Popen(
-        [*FPX, "serve", "--port", "0", "--db", "fpx.db", "--log-level", "debug"], cwd=workdir,
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    try:
-        proc.stderr.close()
-        ready = json.loads(proc.stdout.readline())
-        host, port = ready["url"].removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        for x in range(1000):
-            conn.request("GET", f"/predict?x={x}")
-            assert json.loads(conn.getresponse().read())["result"] == x * 42
-        conn.close()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    proc = spawn("serve", "--port", "0", "--db", "fpx.db", "--log-level", "debug")
+    proc.stderr.close()
+    ready = json.loads(proc.stdout.readline())
+    host, port = ready["url"].removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    for x in range(1000):
+        conn.request("GET", f"/predict?x={x}")
+        assert json.loads(conn.getresponse().read())["result"] == x * 42
+    conn.close()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0

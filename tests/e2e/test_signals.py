@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cli import procs
-from tests.e2e.conftest import FPX, run
+from tests.e2e.conftest import run
 from tests.helpers import wait_until
 
 SLOW_MODEL = """\
@@ -37,12 +36,6 @@ def slow_model(workdir: Path) -> Path:
     return workdir / "loading"
 
 
-def popen(workdir: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*FPX, *args], cwd=workdir, env=env, text=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-
-
 def starting_record(workdir: Path) -> dict:
     record = json.loads((workdir / "state" / "server.json").read_text())
     assert record["starting"] is True
@@ -52,24 +45,21 @@ def starting_record(workdir: Path) -> dict:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
                          ids=["SIGTERM", "SIGHUP", "SIGINT"])
-def test_a_signal_during_a_detached_start_stops_the_server(workdir, env, slow_model, sig):
-    fpx = popen(workdir, env, "serve", "--detach", *SLOW)
-    try:
-        wait_until(slow_model.exists, timeout=30, what="the model to start loading")
-        server = starting_record(workdir)["pid"]
-        fpx.send_signal(sig)
-        assert fpx.wait(timeout=20) == 128 + sig
-    finally:
-        if fpx.poll() is None:
-            fpx.kill()
-            fpx.wait(10)
+def test_a_signal_during_a_detached_start_stops_the_server(spawn, workdir, slow_model, sig):
+    fpx = spawn("serve", "--detach", *SLOW)
+    wait_until(slow_model.exists, timeout=30, what="the model to start loading")
+    server = starting_record(workdir)["pid"]
+    fpx.send_signal(sig)
+    assert fpx.wait(timeout=20) == 128 + sig
     assert not procs.is_running(server)  # stopped before fpx exited
     assert not (workdir / "state" / "server.json").exists()
     assert fpx.stderr.read() == f"stopped the fpx server that was starting (pid {server})\n"
 
 
-def test_a_detached_start_killed_with_sigkill_is_seen_and_stopped(workdir, env, slow_model):
-    fpx = popen(workdir, env, "serve", "--detach", *SLOW)
+def test_a_detached_start_killed_with_sigkill_is_seen_and_stopped(
+    spawn, workdir, env, slow_model
+):
+    fpx = spawn("serve", "--detach", *SLOW)
     wait_until(slow_model.exists, timeout=30, what="the model to start loading")
     record = starting_record(workdir)
     fpx.kill()
@@ -107,20 +97,15 @@ def test_sigkill_of_fpx_serve_during_start_up_leaves_no_server(serve, workdir, s
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_during_check_stops_its_server_then_exits_130(workdir, env, presses):
-    check = popen(workdir, env, "check")
-    try:
-        line = check.stderr.readline()
-        found = re.search(r"checking a throwaway fpx server at \S+ \(pid (\d+)\)", line)
-        assert found, line
-        server = int(found[1])
-        for _ in range(presses):  # a second Ctrl-C, during the stop, kills the server
-            check.send_signal(signal.SIGINT)
-        assert check.wait(timeout=20) == 130
-    finally:
-        if check.poll() is None:
-            check.kill()
-            check.wait(10)
+def test_ctrl_c_during_check_stops_its_server_then_exits_130(spawn, presses):
+    check = spawn("check")
+    line = check.stderr.readline()
+    found = re.search(r"checking a throwaway fpx server at \S+ \(pid (\d+)\)", line)
+    assert found, line
+    server = int(found[1])
+    for _ in range(presses):  # a second Ctrl-C, during the stop, kills the server
+        check.send_signal(signal.SIGINT)
+    assert check.wait(timeout=20) == 130
     assert not procs.is_running(server)  # stopped before fpx exited, never after
     assert check.stderr.read() == (
         f"interrupted: stopped the throwaway fpx server (pid {server})\n"
