@@ -8,7 +8,7 @@ from server import __version__
 from server.auth import UNAUTHORIZED, require_token
 from server.errors import install_error_handling
 from server.fastpath import PredictFastPath
-from server.lifespan import lifespan
+from server.lifespan import Phase, lifespan
 from server.routers import health, items, predict, tasks, users
 from server.settings import Settings
 from server.tasks import Job, sleep_job
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     )
     app.state.settings = settings
     app.state.job = job or sleep_job
-    app.state.phase = "starting"
+    app.state.phase = Phase.STARTING
     app.include_router(health.router)
     # Access control costs nothing when it is off: the dependency is only added when on.
     guarded: dict = {}

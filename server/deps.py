@@ -38,7 +38,6 @@ async def get_current_user(settings: Annotated[Settings, Depends(get_settings)])
     return UserPublic(username=settings.default_user)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelsDep = Annotated[ModelRegistry, Depends(get_registry)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[TaskRunner, Depends(get_runner)]
