@@ -6,6 +6,9 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_QUIET ?= -q
+# After an (editable) install the project's bytecode is written, as pip does for what it
+# installs: a first run cannot under PYTHONDONTWRITEBYTECODE, and each start would compile it.
+COMPILE = $(BIN)/python -m compileall -q cli server bench >/dev/null
 
 .PHONY: serve test lint install install-test bench clean
 
@@ -16,10 +19,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_QUIET) -e .
+	@$(COMPILE)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_QUIET) -e '.[test]'
+	@$(COMPILE)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -42,6 +47,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 		|| echo "bench: could not install the bench extra (HTTPie): its rows are skipped"
 
 bench: $(VENV)/.installed-bench
+	@$(COMPILE)  # sources changed since the install would be compiled at every start
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
