@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from server import __version__
-from server.auth import UNAUTHORIZED, require_token
 from server.errors import install_error_handling
 from server.fastpath import PredictFastPath
 from server.lifespan import Phase, lifespan
@@ -30,6 +29,8 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     # Access control costs nothing when it is off: the dependency is only added when on.
     guarded: dict = {}
     if settings.api_token is not None:
+        from server.auth import UNAUTHORIZED, require_token  # fastapi.security: ~3 ms
+
         app.state.token = settings.api_token.get_secret_value().encode()
         guarded = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED}
     for module in (predict, users, items, tasks):

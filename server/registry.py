@@ -1,9 +1,10 @@
 """The ML model registry: loaders run once at start-up, predict callables served afterwards.
 
 A model is configured as `name=module:attr`. `module:attr` is a loader: called once, with no
-arguments, it returns the predict callable (float -> float, plain or async). A plain callable is
-run in a worker thread so a heavy model cannot block the event loop, unless it is marked
-cheap with `inline_model`, as the built-in one is: x * 42 is not worth a thread hop.
+arguments, it returns the predict callable (float -> float, plain or async). A plain loader or
+callable is run in a worker thread so a heavy model cannot block the event loop, unless it is
+marked cheap with `inline_model`, as the built-in one and its loader are: x * 42 is not worth a
+thread hop, and loading it is not worth starting the thread pool for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 
@@ -26,11 +27,12 @@ log = logging.getLogger("fpx.models")
 BUILTIN_MODEL = "answer_to_everything"
 BUILTIN_SPEC = ModelSpec(name=BUILTIN_MODEL, loader="server.registry:load_answer_to_everything")
 
+F = TypeVar("F", bound=Callable[..., Any])
 Predict = Callable[[float], float] | Callable[[float], Awaitable[float]]
 
 
-def inline_model(fn: Callable[[float], float]) -> Callable[[float], float]:
-    """Mark a plain predict callable as cheap enough to run on the event loop."""
+def inline_model(fn: F) -> F:
+    """Mark a plain predict callable, or loader, as cheap enough to run on the event loop."""
     fn.fpx_inline = True  # type: ignore[attr-defined]
     return fn
 
@@ -40,6 +42,7 @@ def answer_to_everything(x: float) -> float:
     return x * 42
 
 
+@inline_model
 def load_answer_to_everything() -> Predict:
     return answer_to_everything
 
@@ -129,6 +132,8 @@ class ModelRegistry:
                 # Loaders may be slow (reading weights): keep them off the event loop.
                 if inspect.iscoroutinefunction(loader):
                     predict_fn = await loader()
+                elif getattr(loader, "fpx_inline", False):
+                    predict_fn = loader()
                 else:
                     predict_fn = await to_thread.run_sync(loader)
                 if not callable(predict_fn):

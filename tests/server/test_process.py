@@ -42,6 +42,19 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path):
     assert "max_wait" in server.log()
 
 
+def test_a_websocket_upgrade_is_answered_as_plain_http(tmp_path):
+    # fpx has no websocket route, so it loads no websocket implementation (uvicorn ws="none").
+    with ServerProcess(tmp_path) as server, socket.create_connection(
+        ("127.0.0.1", server.port), timeout=10
+    ) as sock:
+        sock.sendall(
+            b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 def test_a_public_host_without_a_token_is_warned_about(tmp_path):
     server = ServerProcess(tmp_path, {"FPX_HOST": "0.0.0.0"})
     with server:
