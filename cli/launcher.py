@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from cli import procs
+from cli import prestart, procs
 from cli.errors import CliError, Unreachable, UsageError
 
 # /readyz is polled this often: a refused connection costs ~0.1 ms, and each poll saved here
@@ -78,7 +78,7 @@ class ServerConfig:
 
     def env(self, port: int) -> dict[str, str]:
         env = {
-            **os.environ,
+            **prestart.server_env(),
             "FPX_HOST": self.host,
             "FPX_PORT": str(port),
             "FPX_WORKERS": str(self.workers),
@@ -94,12 +94,6 @@ class ServerConfig:
             env["FPX_MAX_WAIT"] = str(self.max_wait)
         if self.token:
             env["FPX_API_TOKEN"] = self.token
-        # The server is started with -P (no current directory first on sys.path), so a
-        # `server` directory where fpx runs cannot shadow ours; the current directory still
-        # comes next, so models defined there (FPX_MODELS=m=mymodels:load) import as usual.
-        ours = str(Path(__file__).resolve().parent.parent)
-        paths = (ours, os.getcwd(), env.get("PYTHONPATH"))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         return env
 
     def stop_timeout(self) -> float:
@@ -151,24 +145,6 @@ def claim_port(host: str, port: int) -> int:
             if chosen == 0:
                 chosen = probe.getsockname()[1]
     return chosen
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn making the child get SIGTERM when we die (Linux's PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # we died between fork and prctl: nobody will signal it
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
 
 
 def probe_ready(host: str, port: int, timeout: float = 1.0) -> dict | None:
@@ -257,23 +233,14 @@ class ServerProcess:
             assert self.log_file is not None
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             log = self.log_file.open("wb")
+        env = self.config.env(self.port)
         self.started = time.perf_counter()
-        try:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-P", "-m", "server"],
-                env=self.config.env(self.port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Own group: a terminal's Ctrl-C reaches fpx only, which stops the server itself.
-                # Detached: own session too, so it outlives the terminal; no death signal then.
-                start_new_session=self.detach,
-                process_group=None if self.detach else 0,
-                preexec_fn=None if self.detach else _die_with_parent(),
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()
+        # `fpx serve` may have started it already (cli/prestart.py), as a foreground server.
+        warm = None if self.detach or self.output == "file" else prestart.take(env)
+        if warm is not None:
+            self.popen, self.started = warm
+        else:
+            self.popen = self._spawn(env, log)
         if self.stop_requested_at is not None:  # asked to stop while it was being started
             self.terminate()
         if self.popen.stdout is not None:
@@ -282,6 +249,24 @@ class ServerProcess:
             )
             self._reader.start()
         return self
+
+    def _spawn(self, env: dict[str, str], log: IO[bytes] | int) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                prestart.SERVER_COMMAND,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Own group: a terminal's Ctrl-C reaches fpx only, which stops the server itself.
+                # Detached: own session too, so it outlives the terminal; no death signal then.
+                start_new_session=self.detach,
+                process_group=None if self.detach else 0,
+                preexec_fn=None if self.detach else prestart.die_with_parent(),
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
 
     def _read_log(self, stream: IO[bytes]) -> None:
         echo = self.output == "stream"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,13 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port something listens on (and never answers): `fpx serve` there fails at once,
+    before starting anything."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        yield held.getsockname()[1]

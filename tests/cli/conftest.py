@@ -94,16 +94,6 @@ def free_url() -> str:
 
 
 @pytest.fixture
-def held_port() -> Iterator[int]:
-    """A port something listens on (and never answers): `fpx serve` there fails at once,
-    before starting anything."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen(1)
-        yield held.getsockname()[1]
-
-
-@pytest.fixture
 def silent_url() -> Iterator[str]:
     """A port that accepts connections and never answers."""
     with socket.socket() as listener:
