@@ -4,10 +4,11 @@ log, one worker, uvloop and httptools)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ class Config:
     load_seconds: float = 5.0
     warmup_seconds: float = 1.0
     connections: int = 50
-    launch_rounds: int = 5
+    launch_rounds: int = 7
     tasks: int = 2000  # submissions per round of the POST /tasks figure
     task_rounds: int = 3
     rss_tasks: int = 10_000
@@ -60,14 +61,30 @@ class Context:
         )
         return env
 
+    @contextlib.contextmanager
+    def every_cpu(self) -> Iterator[None]:
+        """Inside, this process (the clients' poller) runs on every CPU too, as the servers
+        started with every_cpu do: the launch figures run as a user's commands would."""
+        if self.pinning.every is None or self.pinning.client is None:
+            yield
+            return
+        os.sched_setaffinity(0, self.pinning.every)
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, self.pinning.client)
+
     def _service(self, name: str, argv: list[str], port: int, env: dict[str, str],
-                 stdout_pipe: bool = False) -> Service:
+                 stdout_pipe: bool = False, every_cpu: bool = False) -> Service:
+        """every_cpu: on all the machine's CPUs, not the servers' share (launch figures)."""
         return Service(
             name, argv, port, env=env, log_path=self.workdir / f"{name}.log",
-            cpus=self.pinning.server, stdout_pipe=stdout_pipe,
+            cpus=self.pinning.every if every_cpu else self.pinning.server,
+            stdout_pipe=stdout_pipe,
         )
 
-    def fpx_server(self, name: str, db: str | None = None, **settings: str) -> Service:
+    def fpx_server(self, name: str, db: str | None = None, every_cpu: bool = False,
+                   **settings: str) -> Service:
         """`python -m server` on a free port and a database of its own in the work dir."""
         port = free_port()
         env = {
@@ -79,9 +96,10 @@ class Context:
             "FPX_SHUTDOWN_TIMEOUT": "0",  # stopping a busy benchmark server need not wait
             **{f"FPX_{k.upper()}": v for k, v in settings.items()},
         }
-        return self._service(name, [sys.executable, "-m", "server"], port, env)
+        return self._service(name, [sys.executable, "-m", "server"], port, env,
+                             every_cpu=every_cpu)
 
-    def fpx_serve(self, name: str, db: str) -> Service:
+    def fpx_serve(self, name: str, db: str, every_cpu: bool = False) -> Service:
         """`fpx serve --json`, which prints one line when its server is ready."""
         port = free_port()
         argv = [
@@ -89,13 +107,13 @@ class Context:
             str(self.workdir / f"{db}.db"), "--log-level", "warning", "--json",
         ]
         env = {**self.env, "FPX_SHUTDOWN_TIMEOUT": "0"}
-        return self._service(name, argv, port, env, stdout_pipe=True)
+        return self._service(name, argv, port, env, stdout_pipe=True, every_cpu=every_cpu)
 
-    def uvicorn_app(self, name: str, app: str) -> Service:
+    def uvicorn_app(self, name: str, app: str, every_cpu: bool = False) -> Service:
         """A baseline app (bench.baseline_app:app, bench.tutorial_app:app) on bare uvicorn."""
         port = free_port()
         argv = [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log",
         ]
-        return self._service(name, argv, port, self.env)
+        return self._service(name, argv, port, self.env, every_cpu=every_cpu)

@@ -7,13 +7,13 @@ from bench.report import Row
 
 WHY: dict[str, str] = {
     "`fpx serve` launch": (
-        "the server it starts is `python -m server`, itself about 1.15 x the baseline; fpx "
-        "already spawns it right after the port check (no pydantic, no http.client, /readyz "
-        "probed on a plain socket every 3 ms, the listener checked once). What is left is "
-        "fpx's own interpreter start and site (about 26 ms, 0.1 x) and importing typer to "
-        "parse `serve`'s options (20-30 ms) before the spawn; with fpx and its server pinned "
-        "to one CPU, reordering cannot hide them. Even a hand-written parser that skipped "
-        "typer would land near 1.4 x: meeting 1.25 x needs a server that starts faster."
+        "fpx starts `python -m server --settings-stdin` about 5 ms after its own interpreter "
+        "(cli/prestart.py), so what it adds to the server's own start-up (the `python -m "
+        "server` row) is its interpreter start and that spawn; typer and its option parsing "
+        "run meanwhile on the other CPU. With one CPU they cannot overlap (the one-CPU row). "
+        "What is left to cut is in the server: its own modules, route and schema building "
+        "(about 35 ms of imports with `python -X importtime`) and pydantic-settings (about "
+        "10 ms)."
     ),
     "`fpx --help`": (
         "both import typer.rich_utils to render help (rich.markdown and markdown_it, about "

@@ -29,10 +29,12 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Pinning:
-    """Which CPUs the servers get, and which the load generators and clients get."""
+    """Which CPUs the servers get, and which the load generators and clients get; `every` is
+    all of them (the launch figures run on the whole machine, as a user's commands do)."""
 
     server: frozenset[int] | None
     client: frozenset[int] | None
+    every: frozenset[int] | None = None
 
     @classmethod
     def split(cls) -> Pinning:
@@ -40,14 +42,14 @@ class Pinning:
         if len(cpus) < 2:
             return cls(None, None)
         half = len(cpus) // 2
-        return cls(frozenset(cpus[:half]), frozenset(cpus[half:]))
+        return cls(frozenset(cpus[:half]), frozenset(cpus[half:]), frozenset(cpus))
 
     def describe(self) -> str:
         if self.server is None or self.client is None:
             return "not pinned (fewer than 2 CPUs): the load generator competes with the server"
         return (
             f"servers on CPU {_cpus(self.server)}, load generators and clients on CPU "
-            f"{_cpus(self.client)}"
+            f"{_cpus(self.client)}; launch -> ready on every CPU unless a row says otherwise"
         )
 
 
