@@ -103,9 +103,9 @@ def begin(args: list[str]) -> None:
     import subprocess
     import time
 
-    env = server_env()
-    started = time.perf_counter()
     try:
+        env = server_env()
+        started = time.perf_counter()
         popen = subprocess.Popen(
             [*SERVER_COMMAND, SETTINGS_STDIN],
             env=env,
@@ -113,12 +113,27 @@ def begin(args: list[str]) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             process_group=0,  # as the launcher's: a terminal's Ctrl-C reaches fpx only
-            preexec_fn=die_with_parent(),
+            preexec_fn=_as_the_launcher_spawns(die_with_parent()),
         )
-    except OSError:
+    except (OSError, subprocess.SubprocessError):
         return  # the launcher will try again, and say what is wrong
     _warm = _Warm(popen, env, started)
     atexit.register(discard)
+
+
+def _as_the_launcher_spawns(then: Callable[[], None] | None) -> Callable[[], None]:
+    """A preexec_fn giving the child the signal dispositions a server spawned later gets:
+    by then fpx handles SIGINT, SIGTERM and SIGHUP (cli/launcher.py's StopOnSignals), which
+    exec resets to the default; now they may still be ignored (`nohup fpx serve`)."""
+    import signal
+
+    def preexec() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return preexec
 
 
 def take(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float] | None:
@@ -160,8 +175,9 @@ def _kill(popen: subprocess.Popen[bytes]) -> None:
     import contextlib
     import signal
 
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
+    if popen.returncode is None:  # once reaped, its pid may be another process's
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, signal.SIGKILL)
     popen.wait()
     for stream in (popen.stdin, popen.stdout):
         if stream is not None:

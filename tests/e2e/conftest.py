@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,13 +86,14 @@ def run(workdir: Path, env: dict[str, str], *args: str, timeout: float = 60):
 class Serve:
     """`fpx serve ...` running in the foreground: its stdout read as it comes."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], *args: str,
+                 preexec_fn: Callable[[], object] | None = None) -> None:
         self.stderr_path = workdir / "serve.err"
         with self.stderr_path.open("wb") as stderr:
             self.proc = subprocess.Popen(
                 [*FPX, "serve", "--port", "0", "--db", str(workdir / "fpx.db"), *args],
                 cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=stderr,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
             )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -135,8 +136,9 @@ def serve(workdir: Path, env: dict[str, str]) -> Iterator:
     """Start `fpx serve` with extra arguments; every one started is killed at the end."""
     started: list[Serve] = []
 
-    def start(*args: str, extra_env: dict[str, str] | None = None) -> Serve:
-        started.append(Serve(workdir, {**env, **(extra_env or {})}, *args))
+    def start(*args: str, extra_env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], object] | None = None) -> Serve:
+        started.append(Serve(workdir, {**env, **(extra_env or {})}, *args, preexec_fn=preexec_fn))
         return started[-1]
 
     yield start

@@ -24,6 +24,23 @@ def test_the_server_started_early_runs_with_the_options_given(serve, workdir):
     assert fpx.wait() == 0
 
 
+def _ignored_signals(pid: int) -> set[int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1],
+               16)
+    return {sig for sig in range(1, 65) if mask & (1 << (sig - 1))}
+
+
+def test_the_server_started_early_does_not_inherit_ignored_signals(serve):
+    # As under `nohup fpx serve`: fpx is started with SIGHUP ignored. A server it spawns after
+    # it installed its own handlers would not ignore it; nor does the one it started early.
+    fpx = serve(preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    ready = fpx.ready()
+    assert signal.SIGHUP not in _ignored_signals(ready["pid"])
+    fpx.signal(signal.SIGINT)
+    assert fpx.wait() == 0
+
+
 @pytest.mark.parametrize(("args", "code", "says"), [
     (["--port", "nine"], 2, "'nine' is not an integer"),
     (["--model", "no-loader"], 2, "--model 'no-loader' is not of the form NAME=module:attr"),
