@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     UNREACHABLE = 3
     WAIT_TIMEOUT = 4
+    INTERRUPTED = 130  # 128 + SIGINT; typer itself exits so on a KeyboardInterrupt
 
 
 # For `fpx --help` and the README; keep in step with ExitCode.

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.errors import CliError, WaitTimeout
+from cli.errors import CliError, ExitCode, WaitTimeout
 from cli.session import Session, add_group_options, session_command
 
 app = typer.Typer(
@@ -153,7 +153,7 @@ def follow_task(s: Session, task: dict, timeout: float | None) -> None:
                 update(task)
     except KeyboardInterrupt:
         s.out.note(f"stopped waiting; the task goes on: fpx task wait {task['id']}")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     s.out.show(task, "task")
     status = task["status"]
     if status not in FINISHED:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,21 @@ def test_ctrl_c_during_check_stops_its_server_then_exits_130(spawn, presses):
     assert check.stderr.read() == (
         f"interrupted: stopped the throwaway fpx server (pid {server})\n"
     )
+
+
+@pytest.mark.parametrize("args", [["predict", "3.5"], ["check"], ["users", "list"]],
+                         ids=" ".join)
+def test_ctrl_c_during_a_request_exits_130_without_a_traceback(spawn, args):
+    # A server that accepts the connection and never answers: fpx is inside its request.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(30)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        fpx = spawn("--url", url, "--request-timeout", "60", *args)
+        connection, _ = listener.accept()
+        with connection:
+            fpx.send_signal(signal.SIGINT)
+            assert fpx.wait(timeout=20) == 130
+    stderr = fpx.stderr.read()
+    assert "Traceback" not in stderr and "Aborted" not in stderr, stderr
