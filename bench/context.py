@@ -43,6 +43,7 @@ class Context:
         self.workdir = workdir
         self.say = say
         self.pinning = Pinning.split()
+        self._server_cpus = self.pinning.server  # every CPU inside every_cpu()
         self.bin = Path(sys.executable).parent
         self.load_tool = load.load_tool()
         self.env = self._child_env()
@@ -63,28 +64,27 @@ class Context:
 
     @contextlib.contextmanager
     def every_cpu(self) -> Iterator[None]:
-        """Inside, this process (the clients' poller) runs on every CPU too, as the servers
-        started with every_cpu do: the launch figures run as a user's commands would."""
+        """Inside, the servers started and this process (the clients' poller) run on every
+        CPU: the launch figures run as a user's commands would."""
         if self.pinning.every is None or self.pinning.client is None:
             yield
             return
         os.sched_setaffinity(0, self.pinning.every)
+        self._server_cpus = self.pinning.every
         try:
             yield
         finally:
+            self._server_cpus = self.pinning.server
             os.sched_setaffinity(0, self.pinning.client)
 
     def _service(self, name: str, argv: list[str], port: int, env: dict[str, str],
-                 stdout_pipe: bool = False, every_cpu: bool = False) -> Service:
-        """every_cpu: on all the machine's CPUs, not the servers' share (launch figures)."""
+                 stdout_pipe: bool = False) -> Service:
         return Service(
             name, argv, port, env=env, log_path=self.workdir / f"{name}.log",
-            cpus=self.pinning.every if every_cpu else self.pinning.server,
-            stdout_pipe=stdout_pipe,
+            cpus=self._server_cpus, stdout_pipe=stdout_pipe,
         )
 
-    def fpx_server(self, name: str, db: str | None = None, every_cpu: bool = False,
-                   **settings: str) -> Service:
+    def fpx_server(self, name: str, db: str | None = None, **settings: str) -> Service:
         """`python -m server` on a free port and a database of its own in the work dir."""
         port = free_port()
         env = {
@@ -96,10 +96,9 @@ class Context:
             "FPX_SHUTDOWN_TIMEOUT": "0",  # stopping a busy benchmark server need not wait
             **{f"FPX_{k.upper()}": v for k, v in settings.items()},
         }
-        return self._service(name, [sys.executable, "-m", "server"], port, env,
-                             every_cpu=every_cpu)
+        return self._service(name, [sys.executable, "-m", "server"], port, env)
 
-    def fpx_serve(self, name: str, db: str, every_cpu: bool = False) -> Service:
+    def fpx_serve(self, name: str, db: str) -> Service:
         """`fpx serve --json`, which prints one line when its server is ready."""
         port = free_port()
         argv = [
@@ -107,13 +106,13 @@ class Context:
             str(self.workdir / f"{db}.db"), "--log-level", "warning", "--json",
         ]
         env = {**self.env, "FPX_SHUTDOWN_TIMEOUT": "0"}
-        return self._service(name, argv, port, env, stdout_pipe=True, every_cpu=every_cpu)
+        return self._service(name, argv, port, env, stdout_pipe=True)
 
-    def uvicorn_app(self, name: str, app: str, every_cpu: bool = False) -> Service:
+    def uvicorn_app(self, name: str, app: str) -> Service:
         """A baseline app (bench.baseline_app:app, bench.tutorial_app:app) on bare uvicorn."""
         port = free_port()
         argv = [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log",
         ]
-        return self._service(name, argv, port, self.env, every_cpu=every_cpu)
+        return self._service(name, argv, port, self.env)

@@ -180,19 +180,19 @@ def launch_and_memory(ctx: Context) -> list[Row]:
               Target("<=", 1.3))
 
     def fpx_module() -> tuple[float, float]:
-        with ctx.fpx_server("launch-fpx", db="launch", every_cpu=True) as s:
+        with ctx.fpx_server("launch-fpx", db="launch") as s:
             ready = s.wait_until_answers("/readyz")
             http_get(s.port, PREDICT)
             return ready, s.rss_mib()
 
-    def baseline(every_cpu: bool = True) -> tuple[float, float]:
-        with ctx.uvicorn_app("launch-baseline", BASELINE_APP, every_cpu=every_cpu) as s:
+    def baseline() -> tuple[float, float]:
+        with ctx.uvicorn_app("launch-baseline", BASELINE_APP) as s:
             ready = s.wait_until_answers(PREDICT)
             http_get(s.port, PREDICT)
             return ready, s.rss_mib()
 
-    def fpx_serve(every_cpu: bool = True) -> float:
-        with ctx.fpx_serve("launch-serve", db="launch", every_cpu=every_cpu) as s:
+    def fpx_serve() -> float:
+        with ctx.fpx_serve("launch-serve", db="launch") as s:
             return s.wait_for_output()
 
     with ctx.every_cpu():
@@ -207,8 +207,8 @@ def launch_and_memory(ctx: Context) -> list[Row]:
             serve.baseline_samples.append(ready)
             rss.baseline_samples.append(mib)
             serve.fpx_samples.append(fpx_serve())
-        one_cpu.baseline_samples.append(baseline(every_cpu=False)[0])
-        one_cpu.fpx_samples.append(fpx_serve(every_cpu=False))
+        one_cpu.baseline_samples.append(baseline()[0])  # outside every_cpu(): on the servers' CPU
+        one_cpu.fpx_samples.append(fpx_serve())
     module.note = (
         "ready: /readyz answers 200 (models loaded, database open, runner started); the "
         "baseline: its first 200 from /predict. Polled every 2 ms on an existing database; "
