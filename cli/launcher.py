@@ -404,7 +404,7 @@ class ServerProcess:
             self._reader.join(timeout=2.0)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = prestart.stop_signals()
 
 
 class StopOnSignals:

@@ -121,14 +121,24 @@ def begin(args: list[str]) -> None:
     atexit.register(discard)
 
 
-def _as_the_launcher_spawns(then: Callable[[], None] | None) -> Callable[[], None]:
-    """A preexec_fn giving the child the signal dispositions a server spawned later gets:
-    by then fpx handles SIGINT, SIGTERM and SIGHUP (cli/launcher.py's StopOnSignals), which
-    exec resets to the default; now they may still be ignored (`nohup fpx serve`)."""
+def stop_signals() -> tuple[int, ...]:
+    """What fpx handles while a server of its runs (cli/launcher.py's StopOnSignals): Ctrl-C,
+    a stop, a closed terminal. A function, so that `signal` (~4 ms) is imported when needed."""
     import signal
 
+    return (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _as_the_launcher_spawns(then: Callable[[], None] | None) -> Callable[[], None]:
+    """A preexec_fn giving the child the signal dispositions a server spawned later gets:
+    by then fpx handles the stop signals, which exec resets to the default; now they may
+    still be ignored (`nohup fpx serve`)."""
+    import signal
+
+    reset = stop_signals()
+
     def preexec() -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in reset:
             signal.signal(sig, signal.SIG_DFL)
         if then is not None:
             then()

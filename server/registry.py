@@ -37,6 +37,11 @@ def inline_model(fn: F) -> F:
     return fn
 
 
+def is_inline(fn: object) -> bool:
+    """Whether `fn` was marked with `inline_model`."""
+    return bool(getattr(fn, "fpx_inline", False))
+
+
 @inline_model
 def answer_to_everything(x: float) -> float:
     return x * 42
@@ -75,7 +80,7 @@ class LoadedModel:
         # A callable instance is async when its __call__ is.
         call = self.predict_fn if inspect.isroutine(self.predict_fn) else self.predict_fn.__call__
         self.is_async = inspect.iscoroutinefunction(call)
-        self.inline = bool(getattr(self.predict_fn, "fpx_inline", False))
+        self.inline = is_inline(self.predict_fn)
 
     async def predict(self, x: float) -> float:
         if self.is_async:
@@ -132,7 +137,7 @@ class ModelRegistry:
                 # Loaders may be slow (reading weights): keep them off the event loop.
                 if inspect.iscoroutinefunction(loader):
                     predict_fn = await loader()
-                elif getattr(loader, "fpx_inline", False):
+                elif is_inline(loader):
                     predict_fn = loader()
                 else:
                     predict_fn = await to_thread.run_sync(loader)
