@@ -1,5 +1,5 @@
 """`python -m cli`: the same as the `fpx` command."""
 
-from cli.entry import main
+from cli.main import main
 
 main()

@@ -3,8 +3,7 @@
 `fpx --help` lists every command from a table of names and one-line helps (cli/main.py), so it
 imports no command module; `fpx predict 3.5` imports cli.commands.predict and nothing else of
 the other commands. Bad usage gets one red line naming the command and the problem, instead of
-typer's usage-and-box block; the exit code stays 2. Values are read by plain converters, not
-pydantic (see cli/params.py).
+typer's usage-and-box block; the exit code stays 2.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 from typer.core import TyperCommand, TyperGroup
 
 from cli.errors import ExitCode, print_error
-from cli.params import use_plain_parsers
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class LazyGroup(TyperGroup):
         for name, where in self.lazy_commands.items():
             self.commands.setdefault(name, _Listed(name, help=where.help))
 
-    def load(self, name: str, ctx: typer.Context | None = None) -> Any:
+    def load(self, name: str) -> Any:
         """The real command `name`, importing its module the first time."""
         command = self.commands[name]
         if isinstance(command, _Listed):
@@ -72,22 +70,16 @@ class LazyGroup(TyperGroup):
             command = group if where.whole_app else group.commands[name]
             command.name = name
             self.commands[name] = command
-            if ctx is not None:
-                use_plain_parsers(command, ctx)
         return command
 
     def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
         with _one_line_usage_errors():
             return super().make_context(*args, **kwargs)
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        use_plain_parsers(self, ctx, recurse=False)  # each command's own when it is loaded
-        return super().parse_args(ctx, args)
-
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)
         if name is not None and isinstance(command, _Listed):
-            command = self.load(name, ctx)
+            command = self.load(name)
         return name, command, rest
 
     def invoke(self, ctx: typer.Context) -> Any:

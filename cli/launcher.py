@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -26,11 +25,19 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
-from cli import prestart, procs
+from cli import procs
 from cli.errors import CliError, Unreachable, UsageError
 
+if TYPE_CHECKING:
+    import httpx
+
+# The server: `-P` keeps the directory fpx runs in from coming first on its path (see
+# server_env), and sys.executable makes it the same Python as fpx's, in any venv.
+SERVER_COMMAND = (sys.executable, "-P", "-m", "server")
+# Ctrl-C, a stop, a closed terminal: what stops a server fpx runs (StopOnSignals).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # /readyz is polled this often: a refused connection costs ~0.1 ms, and each poll saved here
 # was up to this much of `fpx serve`'s start-up time.
 READY_POLL_INTERVAL = 0.003
@@ -78,7 +85,7 @@ class ServerConfig:
 
     def env(self, port: int) -> dict[str, str]:
         env = {
-            **prestart.server_env(),
+            **server_env(),
             "FPX_HOST": self.host,
             "FPX_PORT": str(port),
             "FPX_WORKERS": str(self.workers),
@@ -114,6 +121,38 @@ def default_db_path() -> Path:
     return Path(base) / "fpx" / "fpx.db"
 
 
+def server_env() -> dict[str, str]:
+    """The environment of a server fpx starts, before its FPX_* settings are set.
+
+    The server runs with -P (no current directory first on sys.path), so a `server` directory
+    where fpx runs cannot shadow ours; the current directory still comes next, so models
+    defined there (FPX_MODELS=m=mymodels:load) import as usual.
+    """
+    env = dict(os.environ)
+    ours = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    paths = (ours, os.getcwd(), env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return env
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn making the child get SIGTERM when we die (Linux's PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # we died between fork and prctl: nobody will signal it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def connect_url(host: str, port: int) -> str:
     """The URL clients use: a wildcard bind address is reached through loopback."""
     host = WILDCARD_HOSTS.get(host, host)
@@ -147,40 +186,22 @@ def claim_port(host: str, port: int) -> int:
     return chosen
 
 
-def probe_ready(host: str, port: int, timeout: float = 1.0) -> dict | None:
-    """GET /readyz of the server we started, over a plain socket: its JSON if it answers 200,
-    else None. Not http.client, whose imports cost ~13 ms on the CPU the server starts on."""
-    request = f"GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+def ready_answer(client: httpx.Client, base_url: str) -> dict | None:
+    """GET /readyz: the server's JSON if it answers 200 ready, else None (not listening yet,
+    starting, or not an answer fpx's server gives)."""
+    import httpx
+
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(request.encode())
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-    except OSError:  # not listening yet
+        response = client.get(f"{base_url}/readyz")
+    except httpx.TransportError:
         return None
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    status, *headers = head.decode("latin-1").split("\r\n")
-    if status.split(" ")[1:2] != ["200"]:
+    if response.status_code != 200:
         return None
-    chunked = any(h.lower().replace(" ", "") == "transfer-encoding:chunked" for h in headers)
     try:
-        data = json.loads(_dechunked(body) if chunked else body)
+        data = response.json()
     except ValueError:
         return None
-    return data if isinstance(data, dict) else None
-
-
-def _dechunked(body: bytes) -> bytes:
-    out = []
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
-        if size == 0:
-            break
-        out.append(rest[:size])
-        body = rest[size + 2 :]
-    return b"".join(out)
+    return data if isinstance(data, dict) and data.get("status") == "ready" else None
 
 
 def startup_reason(lines: Iterable[str]) -> str | None:
@@ -235,12 +256,7 @@ class ServerProcess:
             log = self.log_file.open("wb")
         env = self.config.env(self.port)
         self.started = time.perf_counter()
-        # `fpx serve` may have started it already (cli/prestart.py), as a foreground server.
-        warm = None if self.detach or self.output == "file" else prestart.take(env)
-        if warm is not None:
-            self.popen, self.started = warm
-        else:
-            self.popen = self._spawn(env, log)
+        self.popen = self._spawn(env, log)
         if self.stop_requested_at is not None:  # asked to stop while it was being started
             self.terminate()
         if self.popen.stdout is not None:
@@ -253,7 +269,7 @@ class ServerProcess:
     def _spawn(self, env: dict[str, str], log: IO[bytes] | int) -> subprocess.Popen[bytes]:
         try:
             return subprocess.Popen(
-                prestart.SERVER_COMMAND,
+                SERVER_COMMAND,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -262,7 +278,7 @@ class ServerProcess:
                 # Detached: own session too, so it outlives the terminal; no death signal then.
                 start_new_session=self.detach,
                 process_group=None if self.detach else 0,
-                preexec_fn=None if self.detach else prestart.die_with_parent(),
+                preexec_fn=None if self.detach else die_with_parent(),
             )
         finally:
             if not isinstance(log, int):
@@ -299,36 +315,40 @@ class ServerProcess:
         StartupFailed if it exits first or is not ready by `timeout` (then it is killed);
         StopRequested if a stop was asked for meanwhile.
         """
+        import httpx  # here, after the spawn: its import overlaps the server's start-up
+
         assert self.popen is not None
         deadline = time.monotonic() + timeout
-        host = WILDCARD_HOSTS.get(self.config.host, self.config.host)
         foreign = False
-        while True:
-            if self.stop_requested_at is not None:
-                raise StopRequested
-            code = self.exit_code()
-            if code is not None:
-                raise self._failure(f"the server exited during start-up (exit code {code})")
-            ready = probe_ready(host, self.port)
-            # An answer from the server we started, not from whatever took the port: checked
-            # once, on its first "ready".
-            if ready is not None and not foreign:
-                if procs.holds_listener(self.pid, self.port) is not False:
-                    ready["startup_s"] = round(time.perf_counter() - self.started, 3)
-                    return ready
-                foreign = True
-            if time.monotonic() > deadline:
-                self.kill()
-                if foreign:
+        # Only our own server is asked: no proxy from the environment, a short timeout for a
+        # port that accepts and never answers.
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while True:
+                if self.stop_requested_at is not None:
+                    raise StopRequested
+                code = self.exit_code()
+                if code is not None:
+                    raise self._failure(f"the server exited during start-up (exit code {code})")
+                ready = ready_answer(client, self.url)
+                # An answer from the server we started, not from whatever took the port:
+                # checked once, on its first "ready".
+                if ready is not None and not foreign:
+                    if procs.holds_listener(self.pid, self.port) is not False:
+                        ready["startup_s"] = round(time.perf_counter() - self.started, 3)
+                        return ready
+                    foreign = True
+                if time.monotonic() > deadline:
+                    self.kill()
+                    if foreign:
+                        raise self._failure(
+                            f"another process answers on port {self.port}, not the server"
+                            " fpx started", with_reason=False,
+                        )
                     raise self._failure(
-                        f"another process answers on port {self.port}, not the server"
-                        " fpx started", with_reason=False,
+                        f"the server was not ready within {timeout:g} s", with_reason=False
                     )
-                raise self._failure(
-                    f"the server was not ready within {timeout:g} s", with_reason=False
-                )
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(READY_POLL_INTERVAL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.popen.wait(READY_POLL_INTERVAL)
 
     def _failure(self, what: str, with_reason: bool = True) -> StartupFailed:
         """`what` went wrong, with the reason the server logged (when it exited) and, as
@@ -402,9 +422,6 @@ class ServerProcess:
     def _join_reader(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=2.0)
-
-
-STOP_SIGNALS = prestart.stop_signals()
 
 
 class StopOnSignals:

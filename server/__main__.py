@@ -1,18 +1,13 @@
-"""`python -m server`: serve the app on FPX_HOST:FPX_PORT.
+"""`python -m server`: serve the app on FPX_HOST:FPX_PORT, configured by FPX_* variables.
 
-`python -m server --settings-stdin` first imports the app, then reads its FPX_* settings from
-stdin, one JSON object on one line, in place of any in its environment; at the end of stdin it
-exits quietly. `fpx serve` starts it that way before it has parsed its own options, so that the
-two start-ups overlap (cli/prestart.py).
+`fpx serve` starts the server this way too, with its options passed as those variables.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import logging.config
-import os
 import sys
 
 from server.logs import serve_log_config
@@ -30,27 +25,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-SETTINGS_STDIN = "--settings-stdin"
-USAGE = f"usage: python -m server [{SETTINGS_STDIN}]   (settings: FPX_* environment variables)"
-
-
-def settings_from_stdin() -> bool:
-    """Import the app, then replace FPX_* variables by those read from stdin; False at EOF."""
-    import server.app  # noqa: F401  the slow part, done while fpx parses its options
-
-    line = sys.stdin.buffer.readline()
-    if not line.strip():
-        return False
-    given = json.loads(line)
-    if not isinstance(given, dict) or not all(
-        isinstance(k, str) and k.startswith("FPX_") and isinstance(v, str)
-        for k, v in given.items()
-    ):
-        raise ValueError("not a JSON object of FPX_* names to strings")
-    for name in [name for name in os.environ if name.startswith("FPX_")]:
-        del os.environ[name]
-    os.environ.update(given)
-    return True
+USAGE = "usage: python -m server   (settings: FPX_* environment variables)"
 
 
 def main(args: list[str] | None = None) -> int:
@@ -58,19 +33,12 @@ def main(args: list[str] | None = None) -> int:
     if args in (["-h"], ["--help"]):
         sys.stdout.write(f"{USAGE}\n")
         return 0
-    if args not in ([], [SETTINGS_STDIN]):
+    if args:
         sys.stderr.write(f"fpx: unexpected arguments {' '.join(args)!r}\n{USAGE}\n")
         return 2
     import uvicorn
     from pydantic import ValidationError
 
-    if args:
-        try:
-            if not settings_from_stdin():
-                return 0
-        except ValueError as exc:
-            sys.stderr.write(f"fpx: bad settings on stdin: {exc}\n")
-            return 2
     try:
         settings = Settings()
     except ValidationError as exc:

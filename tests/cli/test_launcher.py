@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 
 from cli import procs
@@ -14,7 +15,7 @@ from cli.launcher import (
     claim_port,
     connect_url,
     default_db_path,
-    probe_ready,
+    ready_answer,
     startup_reason,
 )
 from tests.cli.conftest import one_line
@@ -55,40 +56,26 @@ def test_the_default_database_is_the_servers(monkeypatch, data_home):
     assert default_db_path() == servers()
 
 
-def test_probe_ready(server, held_port):
-    assert probe_ready("127.0.0.1", server.port) == {
-        "status": "ready", "models": ["answer_to_everything"],
-    }
-    assert probe_ready("127.0.0.1", claim_port("127.0.0.1", 0)) is None  # nothing listens
-    assert probe_ready("127.0.0.1", held_port, timeout=0.2) is None  # never answers
+def test_ready_answer(server, held_port):
+    with httpx.Client(timeout=0.5, trust_env=False) as client:
+        assert ready_answer(client, server.url) == {
+            "status": "ready", "models": ["answer_to_everything"],
+        }
+        nothing = f"http://127.0.0.1:{claim_port('127.0.0.1', 0)}"
+        assert ready_answer(client, nothing) is None  # nothing listens
+        assert ready_answer(client, f"http://127.0.0.1:{held_port}") is None  # never answers
 
 
-def test_probe_ready_reads_a_chunked_answer():
-    import http.server
-    import threading
-
-    class Chunked(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/readyz" else 404)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b'7\r\n{"statu\r\n9\r\ns": "ok"}\r\n0\r\n\r\n')
-            self.close_connection = True
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Chunked)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        assert probe_ready("127.0.0.1", httpd.server_address[1]) == {"status": "ok"}
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+@pytest.mark.parametrize(("status", "body"), [
+    (200, b'{"status": "starting"}'),
+    (503, b'{"status": "ready"}'),
+    (200, b"[1, 2]"),
+    (200, b"not json"),
+])
+def test_an_answer_other_than_ready_is_not_ready(status, body):
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    with httpx.Client(transport=transport) as client:
+        assert ready_answer(client, "http://127.0.0.1:1") is None
 
 
 def test_connect_url():
@@ -157,4 +144,4 @@ def test_serve_reads_its_options_from_the_environment(fpx, held_port, monkeypatc
     assert one_line(result) == f"error: 127.0.0.1:{held_port} is already in use"
     monkeypatch.setenv("FPX_RELOAD", "maybe")
     result = fpx.fails(ExitCode.USAGE, "serve")
-    assert "'maybe' is not a boolean" in one_line(result)
+    assert "Invalid value for '--reload' (env var: 'FPX_RELOAD')" in one_line(result)

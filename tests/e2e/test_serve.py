@@ -12,6 +12,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli import procs
@@ -184,3 +185,47 @@ def test_the_server_keeps_serving_when_fpx_serves_stderr_is_gone(spawn):
     conn.close()
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
+
+
+def test_the_server_runs_with_the_options_given(serve, workdir):
+    fpx = serve("--max-wait", "7", "--log-level", "warning")
+    ready = fpx.ready()
+    assert ready["db"] == str(workdir / "fpx.db") and (workdir / "fpx.db").exists()
+    tasks = ready["url"] + "/tasks"
+    assert httpx.post(tasks, json={"wait_time": 8}).status_code == 422  # --max-wait 7
+    assert httpx.post(tasks, json={"wait_time": 0}).status_code == 202
+    fpx.signal(signal.SIGINT)
+    assert fpx.wait() == 0
+
+
+def _ignored_signals(pid: int) -> set[int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1],
+               16)
+    return {sig for sig in range(1, 65) if mask & (1 << (sig - 1))}
+
+
+def test_the_server_does_not_inherit_ignored_stop_signals(serve):
+    # As under `nohup fpx serve`: fpx is started with SIGHUP ignored. It handles SIGHUP itself
+    # before it spawns the server, which so starts with SIGHUP at its default: a stop signal
+    # reaches it.
+    fpx = serve(preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    ready = fpx.ready()
+    assert signal.SIGHUP not in _ignored_signals(ready["pid"])
+    fpx.signal(signal.SIGINT)
+    assert fpx.wait() == 0
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--port", "nine"], 2, "Invalid value for '--port'"),
+    (["--model", "no-loader"], 2, "--model 'no-loader' is not of the form NAME=module:attr"),
+    (["--port", "HELD"], 1, "is already in use"),
+], ids=["bad port", "bad model", "port in use"])
+def test_a_serve_that_stops_before_starting_leaves_nothing(workdir, env, held_port, args, code,
+                                                          says):
+    args = [str(held_port) if a == "HELD" else a for a in args]
+    result = run(workdir, env, "serve", "--db", "fpx.db", *args)
+    assert (result.returncode, result.stdout) == (code, "")
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert processes_in(workdir) == []
+    assert not (workdir / "fpx.db").exists()

@@ -44,34 +44,15 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path):
     assert "max_wait" in server.log()
 
 
-def _settings_stdin(given: bytes, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args], input=given.decode(), capture_output=True,
-        text=True, timeout=60,
-    )
-
-
-def test_settings_stdin_at_eof_exits_quietly():
-    # What `fpx serve` leaves a server it started early and did not need (--help, bad usage).
-    done = _settings_stdin(b"", "--settings-stdin")
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
-
-
-@pytest.mark.parametrize("given", [b"not json\n", b'["FPX_PORT"]\n', b'{"PATH": "/"}\n',
-                                   b'{"FPX_PORT": 8000}\n'])
-def test_settings_stdin_takes_a_json_object_of_fpx_strings_only(given):
-    done = _settings_stdin(given, "--settings-stdin")
-    assert done.returncode == 2
-    assert done.stderr.startswith("fpx: bad settings on stdin: ")
-    assert "Traceback" not in done.stderr
-
-
 def test_unexpected_arguments_are_refused_with_the_usage():
-    done = _settings_stdin(b"", "--port", "80")
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--port", "80"], capture_output=True, text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr == (
         "fpx: unexpected arguments '--port 80'\n"
-        "usage: python -m server [--settings-stdin]   (settings: FPX_* environment variables)\n"
+        "usage: python -m server   (settings: FPX_* environment variables)\n"
     )
 
 
