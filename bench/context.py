@@ -1,6 +1,6 @@
 """What every figure shares: the counts it runs with, where it writes, and the servers it
 starts (fpx and the baselines, with the same uvicorn settings: log level warning, no access
-log, one worker, uvloop and httptools)."""
+log, one worker, uvloop and httptools; `fastapi run` alone runs with its own)."""
 
 from __future__ import annotations
 
@@ -109,10 +109,18 @@ class Context:
         return self._service(name, argv, port, env, stdout_pipe=True)
 
     def uvicorn_app(self, name: str, app: str) -> Service:
-        """A baseline app (bench.baseline_app:app, bench.tutorial_app:app) on bare uvicorn."""
+        """A baseline app (bench.seed_app:app, bench.baseline_app:app, ...) on bare uvicorn."""
         port = free_port()
         argv = [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log",
         ]
+        return self._service(name, argv, port, self.env)
+
+    def fastapi_run(self, name: str, fastapi: str, path: str) -> Service:
+        """`fastapi run PATH` (fastapi-cli), as its docs start an app, on loopback only (its
+        default host is 0.0.0.0). It has no log-level or access-log option: it logs at info,
+        with an access line per request, as a user running it would see."""
+        port = free_port()
+        argv = [fastapi, "run", path, "--host", "127.0.0.1", "--port", str(port)]
         return self._service(name, argv, port, self.env)

@@ -1,20 +1,12 @@
 """Why a figure misses its target, from the profiles behind it: printed under the table for
-each row that missed, with what would fix it. Keyed by the start of the row's figure."""
+each row that missed, with what would fix it. Keyed by the start of the row's figure; a row
+with no profile behind it says so rather than guess."""
 
 from __future__ import annotations
 
 from bench.report import Row
 
 WHY: dict[str, str] = {
-    "`fpx serve` launch": (
-        "fpx starts `python -m server --settings-stdin` about 5 ms after its own interpreter "
-        "(cli/prestart.py), so what it adds to the server's own start-up (the `python -m "
-        "server` row) is its interpreter start and that spawn; typer and its option parsing "
-        "run meanwhile on the other CPU. With one CPU they cannot overlap (the one-CPU row). "
-        "What is left to cut is in the server: its own modules, route and schema building "
-        "(about 35 ms of imports with `python -X importtime`) and pydantic-settings (about "
-        "10 ms)."
-    ),
     "`fpx --help`": (
         "both import typer.rich_utils to render help (rich.markdown and markdown_it, about "
         "44 ms with `python -X importtime`, the same for both). fpx's extra, from pyinstrument "
@@ -39,11 +31,14 @@ WHY: dict[str, str] = {
 
 
 def explain(rows: list[Row]) -> list[str]:
-    """A paragraph for each missed row that has an explanation."""
+    """A paragraph for each missed row: its explanation, or that it has none yet."""
     lines: list[str] = []
     for row in rows:
         if row.verdict != "MISSED":
             continue
         why = next((text for start, text in WHY.items() if row.figure.startswith(start)), None)
-        lines.append(f"- **{row.figure}** missed its target: {why or 'not yet investigated.'}")
+        lines.append(
+            f"- **{row.figure}** against {row.baseline_name} missed its target ({row.target}): "
+            f"{why or 'not profiled yet.'}"
+        )
     return ["## Targets missed, and why", "", *lines] if lines else []

@@ -49,7 +49,7 @@ class Pinning:
             return "not pinned (fewer than 2 CPUs): the load generator competes with the server"
         return (
             f"servers on CPU {_cpus(self.server)}, load generators and clients on CPU "
-            f"{_cpus(self.client)}; launch -> ready on every CPU unless a row says otherwise"
+            f"{_cpus(self.client)}; launch -> ready on every CPU"
         )
 
 

@@ -15,7 +15,7 @@ from bench import tools
 
 PACKAGES = (
     "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "httpx", "typer",
-    "rich", "httpie",
+    "rich", "httpie", "fastapi-cli",
 )
 
 

@@ -4,24 +4,28 @@ same CPU, and take turns under the load generator (ABAB...)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import load
+from bench import load, tools
 from bench.context import Context
 from bench.load import Load
 from bench.procs import BenchError, Service, http_get, http_post_json
 from bench.report import Row, Target
 
 PREDICT = "/predict?x=3.5"
-# The same request, spelt so that fpx's fast path leaves it to the FastAPI route.
-ROUTE_PREDICT = "/predict?x=3.5&model=answer%5Fto%5Feverything"
+SEED_APP = "bench.seed_app:app"
+SEED_PATH = "bench/seed_app.py"  # as `fastapi run` takes it
 BASELINE_APP = "bench.baseline_app:app"
+STARLETTE_APP = "bench.starlette_app:app"
 TUTORIAL_APP = "bench.tutorial_app:app"
-ONE_ROUTE = "one-route FastAPI app"
+SEED = "the seed's app (bench/seed_app.py)"
+ONE_ROUTE = "one-route async FastAPI app"
+STARLETTE = "bare Starlette app (a limit)"
 NO_TASK = '{"wait_time": 0}'
 
 
@@ -76,38 +80,58 @@ def _wait_succeeded(service: Service, count: int, timeout: float = 120.0) -> Non
     )
 
 
+def _result(service: Service) -> float:
+    """The `result` of the service's answer to PREDICT: what every app's answer has."""
+    try:
+        return float(json.loads(http_get(service.port, PREDICT)[1])["result"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"{service.name}: no number as the `result` of {PREDICT}") from exc
+
+
+def _check_answers(seed: Service, same_shape: list[Service]) -> None:
+    """fpx, the one-route and the Starlette app answer the same bytes; the seed answers only
+    `{"result": ...}`, so what is compared with it is the result."""
+    bodies = {http_get(s.port, PREDICT)[1] for s in same_shape}
+    if len(bodies) != 1:
+        raise BenchError(f"the apps answer {PREDICT} differently: {bodies}")
+    if _result(seed) != _result(same_shape[0]):
+        raise BenchError(f"the seed's app gives another result for {PREDICT}")
+
+
 def predict_throughput(ctx: Context) -> list[Row]:
+    """fpx's /predict against the seed's app, the one-route app and bare Starlette, the four
+    taking turns under the load generator."""
     c = ctx.config
-    rps = Row(
-        f"`/predict` requests/s (1 worker, {c.connections} connections)", ONE_ROUTE, "req/s",
-        Target(">=", 1.0),
-    )
-    p99 = Row("`/predict` p99 latency (same runs)", ONE_ROUTE, "ms")
-    route = Row("`/predict` requests/s through the FastAPI route", ONE_ROUTE, "req/s")
-    with ctx.fpx_server("rps-fpx") as fpx, ctx.uvicorn_app("rps-baseline", BASELINE_APP) as base:
+    figure = (f"`/predict` requests/s through FastAPI's routing (1 worker, {c.connections} "
+              "connections)")
+    peers = [  # (service name, app, the row's baseline, target)
+        ("rps-seed", SEED_APP, SEED, Target(">=", 1.0)),
+        ("rps-one-route", BASELINE_APP, ONE_ROUTE, Target(">=", 0.8)),
+        ("rps-starlette", STARLETTE_APP, STARLETTE, None),
+    ]
+    with contextlib.ExitStack() as running:
+        fpx = running.enter_context(ctx.fpx_server("rps-fpx"))
+        apps = [running.enter_context(ctx.uvicorn_app(name, app)) for name, app, _, _ in peers]
         fpx.wait_until_answers("/readyz")
-        base.wait_until_answers(PREDICT)
-        answers = {http_get(s.port, p)[1] for s, p in ((fpx, PREDICT), (base, PREDICT),
-                                                       (fpx, ROUTE_PREDICT))}
-        if len(answers) != 1:
-            raise BenchError(f"fpx and the baseline app answer /predict differently: {answers}")
-        fast, baseline, routed = _timed_rounds(
-            ctx, [(fpx, PREDICT), (base, PREDICT), (fpx, ROUTE_PREDICT)]
-        )
-    _fill(rps, fast, baseline, lambda x: x.requests_per_s)
-    _fill(p99, fast, baseline, lambda x: x.p99_ms)
-    _fill(route, routed, baseline, lambda x: x.requests_per_s)
-    rps.note = (
+        for app in apps:
+            app.wait_until_answers(PREDICT)
+        _check_answers(apps[0], [fpx, *apps[1:]])
+        fpx_loads, *peer_loads = _timed_rounds(ctx, [(s, PREDICT) for s in (fpx, *apps)])
+    rows = []
+    for (_, _, baseline, target), loads in zip(peers, peer_loads, strict=True):
+        rows.append(Row(figure, baseline, "req/s", target))
+        _fill(rows[-1], fpx_loads, loads, lambda x: x.requests_per_s)
+    p99 = Row("`/predict` p99 latency (same runs)", ONE_ROUTE, "ms")
+    _fill(p99, fpx_loads, peer_loads[1], lambda x: x.p99_ms)
+    rows[0].note = (
         f"{ctx.load_tool}, {c.load_rounds} runs of {c.load_seconds:g} s per side after a "
-        f"{c.warmup_seconds:g} s warm-up; all answer the same bytes. fpx answers plain "
-        "`GET /predict?x=...` in server/fastpath.py, before FastAPI's routing."
-        + _errors([fast, baseline, routed])
+        f"{c.warmup_seconds:g} s warm-up, the four servers taking turns; `GET {PREDICT}` on "
+        "each. fpx, the one-route and the Starlette app answer the same bytes; the seed's app "
+        'answers only `{"result": 147.0}`, so of its answer the result is compared. The '
+        "Starlette row has no target: one route with no dependency solving, validation or "
+        "OpenAPI, the most a FastAPI app could approach." + _errors([fpx_loads, *peer_loads])
     )
-    route.note = (
-        f"`{ROUTE_PREDICT}`, the same request spelt so that the fast path passes it on: what "
-        "FastAPI's included routers, dependencies, query validation and fpx's middleware cost."
-    )
-    return [rps, p99, route]
+    return [*rows, p99]
 
 
 def predict_under_sleeping_tasks(ctx: Context) -> list[Row]:
@@ -164,20 +188,20 @@ def task_submissions(ctx: Context) -> list[Row]:
 
 
 def launch_and_memory(ctx: Context) -> list[Row]:
-    """Launch -> ready (python -m server, fpx serve) against bare uvicorn -> first answer, and
-    the RSS of each server once it answered.
+    """Launch -> ready against what a user would start instead (bare uvicorn for the server,
+    `fastapi run` for `fpx serve`), and the RSS of each server once it answered.
 
-    On every CPU, as a user's commands run: `fpx serve` is two processes, and starting the
-    server while fpx parses its options (cli/prestart.py) is the point. The same figure with
-    everything on the servers' CPU follows, for what the two cost together.
+    Everything here runs on every CPU, as a user's commands do.
     """
     bare = "bare uvicorn + one-route app -> first answer"
     module = Row("`python -m server` launch -> ready", bare, "s", Target("<=", 1.25))
-    serve = Row("`fpx serve` launch -> ready", bare, "s", Target("<=", 1.25))
-    one_cpu = Row("`fpx serve` launch -> ready, fpx and its server on one CPU",
-                  f"{bare}, on that CPU", "s")
+    serve = Row("`fpx serve` launch -> ready",
+                f"`fastapi run {SEED_PATH}` -> first answer of /predict", "s", Target("<=", 1.1))
     rss = Row("server RSS after start-up", "one-route app after start-up", "MiB",
               Target("<=", 1.3))
+    fastapi = tools.fastapi_cli(ctx.say)
+    if fastapi is None:
+        serve.skipped = "fastapi-cli is not installed alone"
 
     def fpx_module() -> tuple[float, float]:
         with ctx.fpx_server("launch-fpx", db="launch") as s:
@@ -195,36 +219,38 @@ def launch_and_memory(ctx: Context) -> list[Row]:
         with ctx.fpx_serve("launch-serve", db="launch") as s:
             return s.wait_for_output()
 
+    def fastapi_run() -> list[float]:
+        if fastapi is None:
+            return []
+        with ctx.fastapi_run("launch-fastapi-run", fastapi, SEED_PATH) as s:
+            return [s.wait_until_answers(PREDICT)]
+
     with ctx.every_cpu():
-        fpx_module(), baseline(), fpx_serve()  # warm-up: the page cache, the database file
-    for _ in range(ctx.config.launch_rounds):
-        with ctx.every_cpu():
+        fpx_module(), baseline(), fpx_serve(), fastapi_run()  # warm-up: page cache, database
+        for _ in range(ctx.config.launch_rounds):
             ready, mib = fpx_module()
             module.fpx_samples.append(ready)
             rss.fpx_samples.append(mib)
             ready, mib = baseline()
             module.baseline_samples.append(ready)
-            serve.baseline_samples.append(ready)
             rss.baseline_samples.append(mib)
             serve.fpx_samples.append(fpx_serve())
-        one_cpu.baseline_samples.append(baseline()[0])  # outside every_cpu(): on the servers' CPU
-        one_cpu.fpx_samples.append(fpx_serve())
+            serve.baseline_samples += fastapi_run()
     module.note = (
         "ready: /readyz answers 200 (models loaded, database open, runner started); the "
         "baseline: its first 200 from /predict. Polled every 2 ms on an existing database; "
-        "the servers and the poller may use every CPU, as a user's commands do."
+        "the servers and the poller may use every CPU, as a user's commands do (both launch "
+        "rows)."
     )
     serve.note = (
-        "ready: `fpx serve --json` prints its ready line (it polls /readyz itself). fpx starts "
-        "`python -m server --settings-stdin` before it imports typer (cli/prestart.py), so "
-        "the server imports FastAPI on one CPU while fpx parses its options on the other."
+        "ready: `fpx serve --json` prints its ready line (it polls /readyz itself); the "
+        f"baseline: `fastapi run {SEED_PATH} --host 127.0.0.1 --port P`, its first 200 from "
+        f"`{PREDICT}`. fpx parses its options, then starts `python -m server`: two "
+        "interpreters one after the other, where `fastapi run` imports the app into its own. "
+        "`fastapi run` logs at info with an access line per request (it has no option for "
+        "either)."
     )
-    one_cpu.note = (
-        "the same, with fpx, its server and the baseline all on the servers' CPU: "
-        "what fpx's own start-up (interpreter, typer, parsing its options) adds when it cannot "
-        "overlap the server's."
-    )
-    return [module, serve, one_cpu, rss]
+    return [module, serve, rss]
 
 
 def _database_bytes(path: Path) -> int:

@@ -1,12 +1,13 @@
 """The outside tools the benchmarks use, installed when missing and possible.
 
-wrk, hey and curl come from Debian's packages (apt-get, when running as root); HTTPie comes
-from PyPI with fpx's `bench` extra (`make bench` installs it). What cannot be had is said once,
-and the figures that need it are skipped.
+wrk, hey and curl come from Debian's packages (apt-get, when running as root); HTTPie and
+fastapi-cli come from PyPI with fpx's `bench` extra (`make bench` installs it). What cannot be
+had is said once, and the figures that need it are skipped.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -38,13 +39,30 @@ def ensure_debian_tools(say: Callable[[str], None]) -> None:
         say(f"apt-get did not provide {', '.join(still)}; the figures that need them are skipped")
 
 
-def httpie(say: Callable[[str], None]) -> str | None:
-    """HTTPie's `http`: the one next to this Python (the venv's), else one on PATH."""
-    beside = Path(sys.executable).parent / "http"
-    found = str(beside) if beside.exists() else shutil.which("http")
+def bench_extra_script(name: str, say: Callable[[str], None]) -> str | None:
+    """A command of a package of the bench extra: the one next to this Python (the venv's),
+    else one on PATH; None, said once per call, when there is neither."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        say("HTTPie is missing: pip install -e '.[bench]' (make bench does); skipping its rows")
+        say(f"`{name}` is missing: pip install -e '.[bench]' (make bench does); skipping its rows")
     return found
+
+
+def httpie(say: Callable[[str], None]) -> str | None:
+    """HTTPie's `http`."""
+    return bench_extra_script("http", say)
+
+
+def fastapi_cli(say: Callable[[str], None]) -> str | None:
+    """fastapi-cli's `fastapi`. Installed on its own, without fastapi-cloud-cli (whose commands
+    it would load when present), it makes no request of its own: no telemetry, no update check
+    (read in its source, 0.0.34); `fastapi run` only binds the --host it is given."""
+    if importlib.util.find_spec("fastapi_cloud_cli") is not None:
+        say("fastapi-cloud-cli is installed (its commands are not checked for network traffic): "
+            "skipping the `fastapi run` row")
+        return None
+    return bench_extra_script("fastapi", say)
 
 
 def version_of(argv: list[str]) -> str:

@@ -5,14 +5,17 @@ No timing is asserted: `make bench` measures, these tests only check that it can
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bench.load import parse_hey, parse_wrk
 from bench.report import Row, Target
+from bench.seed_app import app as seed_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,19 +67,75 @@ def test_a_row_is_judged_on_its_ratio_or_its_own_limit():
     assert Row("x", "-", "", skipped="no wrk").verdict == "skipped"
 
 
-def test_a_quick_run_prints_and_writes_the_table(tmp_path):
-    out = tmp_path / "RESULTS.md"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[str, str]:
+    """One `python -m bench --quick` of the CLI, /predict and launch figures: its stdout and
+    the RESULTS it wrote."""
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-install", "--only", "help",
+        [sys.executable, "-m", "bench", "--quick", "--no-install", "--only", "help,rps,launch",
          "--output", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "`fpx --help` wall time" in done.stdout
-    text = out.read_text()
-    assert "| figure | fpx | baseline | baseline value | ratio | target | result |" in text
-    assert "| `fpx --help` wall time |" in text
-    assert "## Machine" in text and "fastapi " in text
+    return done.stdout, out.read_text()
+
+
+def table_rows(results: str) -> dict[tuple[str, str], list[str]]:
+    """The Figures table of a RESULTS.md, by (figure, baseline): the row's cells."""
+    rows = {}
+    for line in results.split("## Figures", 1)[1].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == 7:
+            rows[cells[0], cells[2]] = cells
+    return rows
+
+
+def assert_measured(cells: list[str]) -> None:
+    fpx, baseline_value, ratio, result = cells[1], cells[3], cells[4], cells[6]
+    assert "-" not in (fpx, baseline_value, ratio), cells
+    assert result in ("met", "MISSED", "-"), cells
+
+
+def test_a_quick_run_prints_and_writes_the_table(quick_run):
+    stdout, results = quick_run
+    assert "`fpx --help` wall time" in stdout
+    assert "| figure | fpx | baseline | baseline value | ratio | target | result |" in results
+    assert_measured(table_rows(results)["`fpx --help` wall time",
+                                        "two-command Typer app `--help`"])
+    assert "## Machine" in results and "fastapi " in results and "fastapi-cli " in results
+
+
+RPS = "`/predict` requests/s through FastAPI's routing (1 worker, 50 connections)"
+
+
+def test_predict_is_measured_against_the_seed_the_one_route_app_and_starlette(quick_run):
+    rows = table_rows(quick_run[1])
+    if shutil.which("wrk") is None and shutil.which("hey") is None:
+        skipped = rows["`/predict` requests/s and p99", "-"]
+        assert skipped[6] == "skipped: neither wrk nor hey is installed"
+        return
+    peers = {
+        "the seed's app (bench/seed_app.py)": ">= 1 x",
+        "one-route async FastAPI app": ">= 0.8 x",
+        "bare Starlette app (a limit)": "-",
+    }
+    for baseline, target in peers.items():
+        cells = rows[RPS, baseline]
+        assert_measured(cells)
+        assert cells[5] == target
+    assert "the seed's app answers only" in quick_run[1]
+
+
+def test_fpx_serve_is_measured_against_fastapi_run_on_the_seed_app(quick_run):
+    rows = table_rows(quick_run[1])
+    serve = rows["`fpx serve` launch -> ready",
+                 "`fastapi run bench/seed_app.py` -> first answer of /predict"]
+    assert_measured(serve)  # fastapi-cli is a test dependency: the row is never skipped here
+    assert serve[5] == "<= 1.1 x"
+    assert_measured(rows["`python -m server` launch -> ready",
+                         "bare uvicorn + one-route app -> first answer"])
+    assert not any("one CPU" in figure for figure, _ in rows)
 
 
 def test_an_unknown_figure_is_a_usage_error(tmp_path):
@@ -86,3 +145,14 @@ def test_an_unknown_figure_is_a_usage_error(tmp_path):
     )
     assert done.returncode == 2
     assert "unknown figures nope" in done.stderr
+
+
+def test_the_seed_app_answers_as_the_blog_post_does():
+    with TestClient(seed_app) as client:
+        assert client.get("/predict", params={"x": 3.5}).json() == {"result": 147.0}
+        assert client.get("/users/me").json() == {"username": "fakecurrentuser"}
+        assert client.get("/users/rick").json() == {"username": "rick"}
+        missing = client.get("/v/nope")
+        assert (missing.status_code, missing.json()) == (404, {"detail": "Item not found"})
+        assert client.post("/task", json={"wait_time": 0}).json() == "ok"
+        assert client.get("/task/unknown").json() is None
