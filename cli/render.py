@@ -6,6 +6,7 @@ Text from the server is put in `Text` objects, never parsed as rich markup.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,16 @@ def _when(value: str | None) -> str:
         return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return value
+
+
+def _path(value: str | None) -> str | None:
+    """A path as a person reads it: under the home directory, as ~/... (as a shell shows it)."""
+    if not value:
+        return value
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (value == home or value.startswith(home + os.sep)):
+        return "~" + value[len(home):]
+    return value
 
 
 def _status(status: str) -> Text:
@@ -243,8 +254,8 @@ def server_ready(data: dict) -> Panel:
         ("docs", Text(data["docs"], "cyan")),
         ("pid", data["pid"]),
         ("models", ", ".join(data["models"])),
-        ("database", data["db"]),
-        ("log", data.get("log")),
+        ("database", _path(data["db"])),
+        ("log", _path(data.get("log"))),
         ("started in", f"{data['startup_s']:.2f} s"),
         ("stop it", "fpx stop" if data.get("log") else "Ctrl-C"),
     ], style="green")
@@ -259,8 +270,8 @@ def server_status(data: dict) -> Panel:
         ("uptime", duration(data["uptime_s"])),
         ("models", ", ".join(data["models"]) if data.get("models") else None),
         ("tasks", task_counts(data["tasks"]) if data.get("tasks") else None),
-        ("database", data.get("db")),
-        ("log", data.get("log")),
+        ("database", _path(data.get("db"))),
+        ("log", _path(data.get("log"))),
     ], style="green" if ready else "yellow")
 
 

@@ -111,3 +111,23 @@ def test_status_panel(term, fpx, server):
     assert "status    ready" in out
     assert f"pid       {server.pid}" in out
     assert "succeeded" in out.split("tasks")[1].splitlines()[0]
+
+
+def test_paths_under_the_home_directory_are_shown_from_it(monkeypatch, tmp_path):
+    from rich.console import Console
+
+    from cli import render
+
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    data = {
+        "url": "http://127.0.0.1:8000", "docs": "http://127.0.0.1:8000/docs", "pid": 1,
+        "models": ["answer_to_everything"], "startup_s": 0.3,
+        "db": str(tmp_path / "me" / ".local" / "share" / "fpx" / "fpx.db"),
+        "log": str(tmp_path / "elsewhere" / "server.log"),
+    }
+    console = Console(width=120, no_color=True)
+    with console.capture() as shown:
+        console.print(render.server_ready(data))
+    text = shown.get()
+    assert "~/.local/share/fpx/fpx.db" in text and str(tmp_path / "me") not in text
+    assert str(tmp_path / "elsewhere" / "server.log") in text  # not under home: as it is
