@@ -126,7 +126,9 @@ def machine() -> list[str]:
     u = platform.uname()
     return [
         f"{u.system} {u.release} {u.machine}, {cpu}, {os.cpu_count()} CPUs{memory}",
-        f"Python {platform.python_version()} ({sys.executable})",
+        # No path of this machine: the results are committed and read elsewhere.
+        f"Python {platform.python_version()} ({platform.python_implementation()}, "
+        f"{'a virtualenv' if sys.prefix != sys.base_prefix else 'no virtualenv'})",
     ]
 
 
