@@ -115,6 +115,7 @@ class Service:
         self.stdout_pipe = stdout_pipe
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self.first_line = b""  # what wait_for_output read
 
     def __enter__(self) -> Service:
         self.start()
@@ -162,7 +163,8 @@ class Service:
 
     def wait_for_output(self, timeout: float = 30.0) -> float:
         """Wait until the process writes its first line to stdout (`fpx serve --json` does
-        when the server is ready); return the seconds since launch."""
+        when the server is ready); return the seconds since launch. The line is kept in
+        `first_line`."""
         assert self.proc is not None and self.proc.stdout is not None
         deadline = self.started + timeout
         with selectors.DefaultSelector() as sel:
@@ -171,7 +173,8 @@ class Service:
                 if time.perf_counter() > deadline:
                     raise BenchError(f"{self.name} wrote nothing in {timeout}s")
             elapsed = time.perf_counter() - self.started
-        if not self.proc.stdout.readline():
+        self.first_line = self.proc.stdout.readline()
+        if not self.first_line:
             self._check_alive()
             raise BenchError(f"{self.name} closed its stdout:\n{self.log_tail()}")
         return elapsed
