@@ -2,7 +2,7 @@
 
 - The port is checked (bound and released) before anything starts, so a port in use is
   reported at once, not after the server has loaded its models.
-- The server runs as `sys.executable -m server` in its own process group, configured by FPX_*
+- The server runs as `sys.executable -P -m server` in its own process group, configured by FPX_*
   variables. On Linux it also gets PR_SET_PDEATHSIG: if fpx dies, even by SIGKILL, the server
   is sent SIGTERM and shuts down (uvicorn's supervisor then stops its workers too).
 - Ready means: `/readyz` answers 200 *and* the listening socket on that port belongs to the
@@ -104,13 +104,15 @@ class ServerConfig:
         return env
 
     def stop_timeout(self) -> float:
-        """How long a graceful stop may take: the server's task shutdown timeout, plus margin."""
+        """How long a graceful stop may take before it is cut short by a kill: the server gives
+        open connections up to FPX_SHUTDOWN_TIMEOUT (uvicorn's graceful shutdown), then its
+        running tasks as long again before it interrupts them; plus a margin."""
         given = self.extra_env.get("FPX_SHUTDOWN_TIMEOUT") or os.environ.get("FPX_SHUTDOWN_TIMEOUT")
         try:
             shutdown = float(given or 5)
         except ValueError:
             shutdown = 5.0
-        return shutdown + 5.0
+        return 2 * shutdown + 5.0
 
 
 def default_db_path() -> Path:
@@ -358,7 +360,7 @@ class ServerProcess:
         reason = startup_reason(lines) if with_reason else None
         details = []
         if self.output == "stream":
-            details.append("(the server's log is above)")
+            details.append("(the server's log is above)" if lines else "(it logged nothing)")
         elif lines:
             details.append("last lines it logged:")
             details.extend(f"  {line}" for line in lines[-TAIL_LINES:])

@@ -145,3 +145,24 @@ def test_serve_reads_its_options_from_the_environment(fpx, held_port, monkeypatc
     monkeypatch.setenv("FPX_RELOAD", "maybe")
     result = fpx.fails(ExitCode.USAGE, "serve")
     assert "Invalid value for '--reload' (env var: 'FPX_RELOAD')" in one_line(result)
+
+
+def test_a_graceful_stop_is_given_both_of_the_servers_shutdown_phases(monkeypatch):
+    # The server gives open connections up to FPX_SHUTDOWN_TIMEOUT, then its running tasks as
+    # long again: a kill before both ran out would leave tasks running in the database.
+    monkeypatch.setenv("FPX_SHUTDOWN_TIMEOUT", "8")
+    assert ServerConfig().stop_timeout() > 2 * 8
+    assert ServerConfig(extra_env={"FPX_SHUTDOWN_TIMEOUT": "1"}).stop_timeout() > 2 * 1
+
+
+def test_a_start_up_failure_in_the_foreground_says_whether_the_log_is_above():
+    from cli.launcher import ServerProcess
+
+    server = ServerProcess(ServerConfig(), output="stream")
+    assert server._failure("the server was not ready within 1 s").details == [
+        "(it logged nothing)"
+    ]
+    server.lines.append("2026-12-01 10:20:20,295 INFO    uvicorn.error: Started server process")
+    assert server._failure("the server was not ready within 1 s").details == [
+        "(the server's log is above)"
+    ]
