@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.registry import BUILTIN_MODEL
 from server.store import Item, Task, TaskStatus
 
 
@@ -49,6 +50,13 @@ class ModelPublic(BaseModel):
     name: str
     loaded_at: datetime
     load_ms: float
+
+
+class PredictQuery(BaseModel):
+    """The query of GET /predict, validated in one go (FastAPI's query parameter models)."""
+
+    x: Annotated[float, Field(allow_inf_nan=False, description="a finite number")]
+    model: Annotated[str, Field(max_length=200, description="a loaded model")] = BUILTIN_MODEL
 
 
 class Prediction(BaseModel):

@@ -5,8 +5,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from server.deps import ModelsDep
-from server.registry import BUILTIN_MODEL
-from server.schemas import ErrorResponse, ModelPublic, Prediction
+from server.schemas import ErrorResponse, ModelPublic, Prediction, PredictQuery
 
 router = APIRouter(tags=["predict"])
 
@@ -15,14 +14,12 @@ router = APIRouter(tags=["predict"])
     "/predict",
     responses={404: {"model": ErrorResponse, "description": "Unknown model"}},
 )
-async def predict(
-    x: Annotated[float, Query(allow_inf_nan=False, description="a finite number")],
-    request: Request,
-    model: Annotated[str, Query(max_length=200, description="a loaded model")] = BUILTIN_MODEL,
-) -> Prediction:
+async def predict(query: Annotated[PredictQuery, Query()], request: Request) -> Prediction:
     """Run a model on x (the built-in one answers x * 42)."""
-    # The hottest route reads the registry from the app's state itself: a dependency costs a
-    # dependency solve on every request (make bench: ~10% of a /predict).
+    # The hottest route keeps FastAPI's per-request work small: its query parameters are
+    # validated as one model, not one by one, and it reads the registry from the app's state
+    # itself, since a dependency costs a solve per request (together ~15%, make bench).
+    x, model = query.x, query.model
     loaded = request.app.state.registry.get(model)
     result = await loaded.predict(x)
     if not math.isfinite(result):
