@@ -7,18 +7,32 @@ from __future__ import annotations
 from bench.report import Row
 
 WHY: dict[str, str] = {
+    "`fpx serve` launch": (
+        "fpx's own work before it spawns its server (the row's note gives its median; 0.37 s "
+        "of 1.27 s in the run of 2026-12-01 17:03) is what `fastapi run` does not pay twice. "
+        "`python -X importtime -m cli serve` on a port in use and cProfile of the same show "
+        "where it goes: importing typer (about 0.1 s) and, for Typer's own parsing of the "
+        "options, pydantic and one TypeAdapter per option (typer._adapters: 0.16 s of imports, "
+        "0.06 s of building), which Typer 0.29 does for every option of the command it runs. "
+        "The server then takes as long from its spawn to ready as bare uvicorn with the "
+        "one-route app (the `python -m server` row). `fastapi run` imports typer, pydantic and "
+        "FastAPI once, in one interpreter, and serves the app in it; fpx serve runs the server "
+        "in a subprocess of its own (the design card asks for one), so the two start-ups add "
+        "up. Typer offers no public way to parse options without pydantic (its `parser=` "
+        "still builds a TypeAdapter), and spawning before the options are parsed is the "
+        "workaround issue 9 removed: the miss is accepted."
+    ),
     "`fpx --help`": (
         "both import typer.rich_utils to render help (rich.markdown and markdown_it, about "
         "44 ms with `python -X importtime`, the same for both). fpx's extra, from pyinstrument "
-        "of both commands: its command modules' imports under cli.main (about 7 ms over "
-        "typer's own 27 ms), and rendering a help of 13 commands, two option panels and the "
-        "exit-code epilog (about 18 ms against 10 ms). Importing the command modules only when "
-        "their command runs and a shorter root help would close it; cli/ is not bench's to "
-        "change."
+        "of both commands: rendering a help of 13 commands and the exit-code epilog, against "
+        "two commands; the command modules themselves are imported only when their command "
+        "runs (cli/group.py)."
     ),
     "`fpx predict 3.5`": (
-        "the CLI's imports decide it (`python -X importtime -c 'import cli.main'`): a client "
-        "command should import neither fastapi, uvicorn, rich.progress nor httpx's full stack."
+        "a client command pays for typer and Typer's pydantic coercion of its options (see "
+        "the `fpx serve` paragraph), then one http.client request; "
+        "`python -X importtime -m cli predict 3.5` shows which imports decide it."
     ),
     "`POST /tasks`": (
         "each task is three SQLite writes (create, claim, finish) in a database thread that "
