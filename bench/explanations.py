@@ -8,8 +8,8 @@ from bench.report import Row
 
 WHY: dict[str, str] = {
     "`fpx serve` launch": (
-        "fpx's own work before it spawns its server (the row's note gives its median; 0.37 s "
-        "of 1.27 s in the run of 2026-12-01 17:03) is what `fastapi run` does not pay twice. "
+        "fpx's own work before it spawns its server (the row's note gives its median, about a "
+        "quarter of the launch) is what `fastapi run` does not pay twice. "
         "`python -X importtime -m cli serve` on a port in use and cProfile of the same show "
         "where it goes: importing typer (about 0.1 s) and, for Typer's own parsing of the "
         "options, pydantic and one TypeAdapter per option (typer._adapters: 0.16 s of imports, "
