@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from server import __version__
 from server.errors import install_error_handling
@@ -15,7 +16,9 @@ from server.tasks import Job, sleep_job
 def create_app(settings: Settings | None = None, *, job: Job | None = None) -> FastAPI:
     """Build the fpx app. `job` replaces the demo sleep job (tests use it to make one fail)."""
     settings = settings or Settings()
-    app = FastAPI(
+    # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN: without internet they are
+    # blank pages. fastapi-offline serves the same pages with those assets from its package.
+    app = FastAPIOffline(
         title="fpx",
         version=__version__,
         summary="Lifespan model registry, routers, errors and persistent background tasks.",
