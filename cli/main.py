@@ -65,7 +65,8 @@ def root(
     request_timeout: hidden(RequestTimeoutOption) = None,
     token: hidden(TokenOption) = None,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print fpx's version and exit.",
+        "--version", callback=_version, is_eager=True, metavar="",
+        help="Print fpx's version and exit.",
     )] = False,
 ) -> None:
     """Launch, call and check the fpx server (a reference FastAPI service).

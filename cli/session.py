@@ -39,7 +39,8 @@ UrlOption = Annotated[str | None, typer.Option(
     f" else {DEFAULT_URL}.",
 )]
 JsonOption = Annotated[bool, typer.Option(
-    "--json", rich_help_panel=GLOBAL_PANEL, show_default=False,
+    # metavar="": a flag takes no value, which Typer's help would otherwise show as <bool>.
+    "--json", metavar="", rich_help_panel=GLOBAL_PANEL, show_default=False,
     help="Print the server's data as JSON (the default when stdout is not a terminal).",
 )]
 

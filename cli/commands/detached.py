@@ -108,7 +108,8 @@ def stop(s: Session) -> None:
 def logs(
     s: Session,
     follow: Annotated[bool, typer.Option(
-        "--follow", "-f", help="Keep printing new lines until the server stops (or Ctrl-C).",
+        "--follow", "-f", metavar="",
+        help="Keep printing new lines until the server stops (or Ctrl-C).",
     )] = False,
     lines: Annotated[int | None, typer.Option(
         "--lines", "-n", min=0, help="Only the last N lines.", show_default="all",

@@ -47,7 +47,8 @@ def serve(
         envvar="FPX_WORKERS", min=1, help="Worker processes (they share the database).",
     )] = 1,
     reload: Annotated[bool, typer.Option(
-        "--reload", envvar="FPX_RELOAD", help="Restart the server when its code changes.",
+        "--reload", envvar="FPX_RELOAD", metavar="",
+        help="Restart the server when its code changes.",
     )] = False,
     log_level: Annotated[LogLevel, typer.Option(
         envvar="FPX_LOG_LEVEL", case_sensitive=False, help="The server's log level.",
@@ -72,7 +73,7 @@ def serve(
         show_default=False,
     )] = None,
     detach: Annotated[bool, typer.Option(
-        "--detach", "-d",
+        "--detach", "-d", metavar="",
         help="Return once ready, leaving the server running (see fpx status, logs, stop).",
     )] = False,
     startup_timeout: Annotated[float, typer.Option(

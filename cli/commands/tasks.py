@@ -55,11 +55,13 @@ def submit(
         help="How long the task runs, in whole seconds (0 to the server's FPX_MAX_WAIT).",
     )] = 5,
     task_id: Annotated[uuid.UUID | None, typer.Option(
-        "--id", metavar="UUID", help="Choose the task's id instead of letting the server.",
+        "--id", metavar="UUID",
+        help="Choose the task's id instead of letting the server choose one.",
         show_default=False,
     )] = None,
     follow: Annotated[bool, typer.Option(
-        "--follow", "-f", help="Then follow it to the end, as `fpx task wait` does.",
+        "--follow", "-f", metavar="",
+        help="Then follow it to the end, as `fpx task wait` does.",
     )] = False,
     timeout: WaitLimit = None,
 ) -> None:

@@ -95,3 +95,12 @@ def test_the_root_help_names_the_global_options_in_a_line(fpx):
         assert option in text
     assert "Global options (before or after the command)" not in out  # no panel of them
     assert "Global options (before or after the command)" in fpx.ok("predict", "--help").stdout
+
+
+@pytest.mark.parametrize("path", [(), *command_paths()], ids=lambda p: " ".join(p) or "fpx")
+def test_no_flag_of_fpx_shows_a_value_in_help(fpx, path):
+    # Typer shows <bool> beside every flag, as if it took a value; fpx's own flags set
+    # metavar="". Typer's own --help (and completion options) may keep theirs.
+    out = fpx.ok(*path, "--help", env={"COLUMNS": "120"}).stdout
+    shown = [line for line in out.splitlines() if "<bool>" in line]
+    assert all("--help" in line or "completion" in line for line in shown), shown
