@@ -272,6 +272,7 @@ def server_status(data: dict) -> Panel:
         ("tasks", task_counts(data["tasks"]) if data.get("tasks") else None),
         ("database", _path(data.get("db"))),
         ("log", _path(data.get("log"))),
+        ("stop it", "fpx stop" if data.get("detached", True) else "Ctrl-C where it runs"),
     ], style="green" if ready else "yellow")
 
 

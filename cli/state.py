@@ -1,30 +1,40 @@
-"""The record of the detached server (`fpx serve --detach`): where it is kept, read, written.
+"""The records of the servers fpx started: where they are kept, read, written.
 
-One record at a time, `server.json` in the state directory: $FPX_STATE_DIR if set, else
+One record per server, `servers/<pid>.json` in the state directory: $FPX_STATE_DIR if set, else
 $XDG_RUNTIME_DIR/fpx (cleared at logout, as a running server's record should be), else
-$XDG_DATA_HOME/fpx or ~/.local/share/fpx. The detached server's log is `server.log` next to it.
-`fpx serve --detach` writes the record as soon as the server is spawned, marked `starting`, and
+$XDG_DATA_HOME/fpx or ~/.local/share/fpx. A foreground `fpx serve` records its server once it is
+ready and removes the record when it stops, so that client commands and `fpx status` find it.
+`fpx serve --detach` writes its record as soon as the server is spawned, marked `starting`, and
 again once it is ready: were fpx killed in between (even by SIGKILL, which it cannot catch),
-`fpx status` and `fpx stop` still see, and stop, the server it left starting.
-A record whose process is gone, or whose pid now belongs to another process, is stale: reading
-it removes it and answers None, so it is never trusted. A state directory that does not exist
-holds no record; one that cannot be a directory (a file, /proc/...) or cannot be read or
-written is a StateDirError, one line naming it and where it came from.
+`fpx status` and `fpx stop` still see, and stop, the server it left starting. One detached
+server at a time: `detach_lock` makes the check and the first record of a detached start one
+step, so of several started at once exactly one is recorded and the others start nothing.
+Records are written to a file of their own and renamed into place, so that a reader never sees
+half of one and two writers never share a file.
+A record whose process is gone, or whose pid now belongs to another process, is stale; one that
+cannot be read as a record (edited by hand) is broken: reading removes both, so neither is ever
+trusted. A state directory that does not exist holds no record; one that cannot be a directory
+(a file, /proc/...) or cannot be read or written is a StateDirError, one line naming it and
+where it came from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cli import procs
 from cli.errors import UsageError
 
-RECORD_NAME = "server.json"
+RECORDS = "servers"
 LOG_NAME = "server.log"
+LOCK_NAME = "detach.lock"
 
 
 class StateDirError(UsageError):
@@ -71,8 +81,8 @@ def ensure_dir() -> Path:
     return path
 
 
-def record_path() -> Path:
-    return state_dir() / RECORD_NAME
+def record_path(pid: int) -> Path:
+    return state_dir() / RECORDS / f"{pid}.json"
 
 
 def log_path() -> Path:
@@ -83,9 +93,10 @@ def log_path() -> Path:
 class ServerRecord:
     url: str
     pid: int
-    log: str
     db: str
     started_at: float
+    # The detached server's log file; None for a foreground one (its log is on its terminal).
+    log: str | None = None
     # Linux: the process's start time in clock ticks, so a reused pid is not mistaken for it.
     proc_start: int | None = None
     stop_timeout: float = 10.0
@@ -93,6 +104,22 @@ class ServerRecord:
     starting: bool = False
     launcher: int | None = None
     launcher_start: int | None = None
+    detached: bool = True
+
+    @classmethod
+    def parse(cls, data: object) -> ServerRecord | None:
+        """The record `data` (a JSON object) holds, or None if it is not one: a record may
+        have been edited by hand, so each field is checked against its type."""
+        if not isinstance(data, dict) or not REQUIRED <= set(data) <= set(FIELD_TYPES):
+            return None
+        for name, value in data.items():
+            # bool is an int to isinstance: true is no pid, nor a time.
+            if isinstance(value, bool) is not (bool in FIELD_TYPES[name]) and value is not None:
+                return None
+            if not isinstance(value, FIELD_TYPES[name]):
+                return None
+        record = cls(**data)
+        return record if record.pid > 0 else None
 
     @property
     def uptime(self) -> float:
@@ -108,59 +135,119 @@ class ServerRecord:
         )
 
 
+# What each field of a record file may hold (JSON: a float may be written as an integer).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "url": (str,), "pid": (int,), "db": (str,), "started_at": (int, float),
+    "log": (str, type(None)), "proc_start": (int, type(None)), "stop_timeout": (int, float),
+    "starting": (bool,), "launcher": (int, type(None)), "launcher_start": (int, type(None)),
+    "detached": (bool,),
+}
+REQUIRED = {"url", "pid", "db", "started_at"}
+
+
 def save(record: ServerRecord) -> Path:
-    path = ensure_dir() / RECORD_NAME
-    tmp = path.with_suffix(".tmp")
+    """Write `record` as its server's record: to a file of its own, renamed into place."""
+    folder = ensure_dir() / RECORDS
+    path = folder / f"{record.pid}.json"
     try:
-        tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
-        os.replace(tmp, path)
+        folder.mkdir(exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{record.pid}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(asdict(record), indent=2) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError as exc:
         raise unusable(exc) from None
     return path
 
 
-def remove(pid: int | None = None) -> None:
-    """Remove the record (only if it is the one of `pid`, when given)."""
-    if pid is not None:
-        try:
-            if json.loads(record_path().read_text()).get("pid") != pid:
-                return
-        except (OSError, ValueError, AttributeError):
-            pass
+def remove(pid: int) -> None:
+    """Remove the record of the server `pid`."""
     try:
-        record_path().unlink(missing_ok=True)
+        record_path(pid).unlink(missing_ok=True)
     except NotADirectoryError:  # no directory, no record
         pass
     except OSError as exc:
         raise unusable(exc) from None
 
 
+@contextlib.contextmanager
+def detach_lock() -> Iterator[None]:
+    """Held by `fpx serve --detach` from its check that no detached server runs until its
+    server is recorded: of starts racing each other, one records, the others see it."""
+    import fcntl
+
+    path = ensure_dir() / LOCK_NAME
+    try:
+        lock = path.open("a")
+    except OSError as exc:
+        raise unusable(exc) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @dataclass(frozen=True)
 class Lookup:
-    """What reading the record found: a live server, or None and perhaps a stale record."""
+    """What reading the records found: the live servers, newest first, and the stale ones
+    that were removed."""
 
-    record: ServerRecord | None
-    stale: ServerRecord | None = None
+    live: list[ServerRecord]
+    stale: list[ServerRecord]
+
+    @property
+    def detached(self) -> ServerRecord | None:
+        return next((r for r in self.live if r.detached), None)
+
+    @property
+    def foreground(self) -> ServerRecord | None:
+        return next((r for r in self.live if not r.detached), None)
+
+    @property
+    def stale_detached(self) -> ServerRecord | None:
+        return next((r for r in self.stale if r.detached), None)
 
 
 def lookup() -> Lookup:
-    """The detached server if it still runs; a stale or unreadable record is removed."""
-    path = record_path()
+    """Every recorded server that still runs; stale and broken records are removed."""
+    folder = state_dir() / RECORDS
     try:
-        data = json.loads(path.read_text())
-        record = ServerRecord(**data)
-    except FileNotFoundError:
-        return Lookup(None)
-    except OSError as exc:  # the directory is a file, or cannot be read
+        names = os.listdir(folder)
+    except FileNotFoundError:  # no state directory yet, or no record in it ever
+        names = []
+    except OSError as exc:  # it, or a folder above it, is a file; or it cannot be read
         raise unusable(exc) from None
-    except (ValueError, TypeError):  # a broken record: as good as none
-        remove()
-        return Lookup(None)
-    if record.is_running():
-        return Lookup(record)
-    remove()
-    return Lookup(None, stale=record)
+    paths = sorted(folder / name for name in names if name.endswith(".json"))
+    live: list[ServerRecord] = []
+    stale: list[ServerRecord] = []
+    for path in paths:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        except OSError as exc:
+            raise unusable(exc) from None
+        try:
+            record = ServerRecord.parse(json.loads(text))
+        except ValueError:
+            record = None
+        if record is not None and record.is_running():
+            live.append(record)
+            continue
+        if record is not None:
+            stale.append(record)
+        with contextlib.suppress(OSError):
+            path.unlink()
+    live.sort(key=lambda r: r.started_at, reverse=True)
+    return Lookup(live, stale)
 
 
 def running() -> ServerRecord | None:
-    return lookup().record
+    """The server client commands talk to by default: the detached one, else the newest
+    foreground one."""
+    found = lookup()
+    return found.detached or found.foreground

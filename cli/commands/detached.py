@@ -1,4 +1,5 @@
-"""`fpx status`, `fpx stop`, `fpx logs`: the server `fpx serve --detach` left running."""
+"""`fpx status`, `fpx stop`, `fpx logs`: the server `fpx serve --detach` left running (and,
+for `fpx status`, else the one a foreground `fpx serve` runs)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,30 @@ class NoDetachedServer(Unreachable):
     """Exit 3, as for any command that finds no server."""
 
 
-def _running() -> state.ServerRecord:
-    found = state.lookup()
-    if found.record is not None:
-        return found.record
-    stale = f" (removed the stale record of pid {found.stale.pid})" if found.stale else ""
+def _detached(found: state.Lookup | None = None) -> state.ServerRecord:
+    found = found or state.lookup()
+    if found.detached is not None:
+        return found.detached
+    stale = found.stale_detached
+    details = ["start one with: fpx serve --detach"]
+    if found.foreground is not None:
+        details = [
+            f"the fpx server at {found.foreground.url} (pid {found.foreground.pid}) runs in the"
+            " foreground of the terminal that started it: stop it there, with Ctrl-C"
+        ]
     raise NoDetachedServer(
-        f"no detached fpx server is running{stale}", ["start one with: fpx serve --detach"]
+        "no detached fpx server is running"
+        + (f" (removed the stale record of pid {stale.pid})" if stale else ""),
+        details,
     )
+
+
+def _shown() -> state.ServerRecord:
+    """The server `fpx status` shows: the detached one, else the newest foreground one."""
+    found = state.lookup()
+    if found.detached is None and found.foreground is not None:
+        return found.foreground
+    return _detached(found)
 
 
 @app.command()
@@ -37,7 +54,8 @@ def _running() -> state.ServerRecord:
 def status(s: Session) -> None:
     """Show the detached server: url, pid, tasks.
 
-    Its url, pid, uptime, models and task counts.
+    Its url, pid, uptime, models and task counts; without a detached server, the
+    newest one a foreground `fpx serve` runs.
 
     Exits 3 when none runs (a record whose process is gone is removed), or when it
     runs but does not answer; a server still starting is shown as such (exit 0).
@@ -46,10 +64,11 @@ def status(s: Session) -> None:
       fpx status
       fpx status --json | jq .tasks
     """
-    record = _running()
+    record = _shown()
     data: dict = {
         "url": record.url, "pid": record.pid, "uptime_s": round(record.uptime, 1),
         "started_at": record.started_at, "db": record.db, "log": record.log,
+        "detached": record.detached,
         "ready": False, "state": "starting" if record.starting else "not answering",
         "models": None, "tasks": None,
     }
@@ -65,8 +84,9 @@ def status(s: Session) -> None:
             s.out.show(data, "server_status")
             if record.starting:  # not listening yet
                 return
+            kind = "detached" if record.detached else "foreground"
             raise Unreachable(
-                f"the detached server (pid {record.pid}) does not answer at {record.url}",
+                f"the {kind} server (pid {record.pid}) does not answer at {record.url}",
                 [exc.message],
             ) from None
         if isinstance(ready.data, dict):
@@ -94,9 +114,9 @@ def stop(s: Session) -> None:
     """
     from cli.launcher import stop_pid
 
-    record = _running()
+    record = _detached()
     graceful = stop_pid(record.pid, record.proc_start, record.stop_timeout)
-    state.remove()
+    state.remove(record.pid)
     s.out.show(
         {"url": record.url, "pid": record.pid, "stopped": True, "graceful": graceful},
         "server_stopped",
@@ -140,7 +160,7 @@ def _print_log(path: Path, follow: bool, lines: int | None) -> None:
         _write(content)
         if not follow:
             return
-        record = state.running()
+        record = state.lookup().detached
         try:
             while record is not None and record.is_running():
                 time.sleep(FOLLOW_INTERVAL)

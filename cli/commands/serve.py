@@ -155,43 +155,84 @@ def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) 
             server.kill()
             server.wait(stop_timeout)
             raise
-        s.out.show(_ready_info(server, ready, db, None), "server_ready")
-        code = server.wait(stop_timeout)
+        recorded = _record_foreground(s, server, ready, db, stop_timeout)
+        try:
+            s.out.show(_ready_info(server, ready, db, None), "server_ready")
+            code = server.wait(stop_timeout)
+        finally:
+            if recorded:
+                _forget(s, server.pid)
     if server.stop_requested_at is None:
         raise ServerDied(f"the server exited unexpectedly (exit code {code})")
+
+
+def _record_foreground(
+    s: Session, server: ServerProcess, ready: dict, db: Path, stop_timeout: float
+) -> bool:
+    """Record a foreground server, so that client commands and `fpx status` find it. Only a
+    convenience: a state directory that cannot hold it is a warning, and the server serves."""
+    from cli import procs, state
+
+    record = state.ServerRecord(
+        url=server.url, pid=server.pid, db=str(db), started_at=time.time() - ready["startup_s"],
+        proc_start=procs.start_time(server.pid), stop_timeout=stop_timeout, detached=False,
+    )
+    try:
+        state.save(record)
+    except state.StateDirError as exc:
+        s.out.warn(f"{exc.message}; other fpx commands will not find this server by itself")
+        return False
+    return True
+
+
+def _forget(s: Session, pid: int) -> None:
+    from cli import state
+
+    try:
+        state.remove(pid)
+    except state.StateDirError as exc:
+        s.out.warn(exc.message)
 
 
 def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) -> None:
     """Start the server in its own session and return once it is ready, recorded.
 
     It is recorded (as starting) as soon as it is spawned, so that `fpx status` and `fpx stop`
-    see it even if we are killed before it is ready. A signal meanwhile stops it, as Ctrl-C in
+    see it even if we are killed before it is ready; the check that no detached server runs
+    and that record are one step under the state directory's lock, so that of several started
+    at once one wins and the others start nothing. A signal meanwhile stops it, as Ctrl-C in
     the foreground does; then we exit 128 + the signal's number: no server was left running.
     """
     from cli import procs, state
     from cli.launcher import ServerProcess, StopOnSignals, StopRequested
 
     state.ensure_dir()  # before anything starts: a detached server must be recorded
-    running = state.running()
-    if running is not None:
-        doing = "is starting" if running.starting else "already runs"
-        raise CliError(
-            f"an fpx server {doing} detached at {running.url} (pid {running.pid})",
-            ["stop it first: fpx stop"],
-        )
     log = state.log_path()
     db = _database(config)
     server = ServerProcess(config, output="file", log_file=log, detach=True)
     me = os.getpid()
     with StopOnSignals(server) as signals:
-        server.start()
-        record = state.ServerRecord(
-            url=server.url, pid=server.pid, log=str(log), db=str(db), started_at=time.time(),
-            proc_start=procs.start_time(server.pid), stop_timeout=config.stop_timeout(),
-            starting=True, launcher=me, launcher_start=procs.start_time(me),
-        )
+        with state.detach_lock():
+            running = state.lookup().detached
+            if running is not None:
+                doing = "is starting" if running.starting else "already runs"
+                raise CliError(
+                    f"an fpx server {doing} detached at {running.url} (pid {running.pid})",
+                    ["stop it first: fpx stop"],
+                )
+            server.start()
+            record = state.ServerRecord(
+                url=server.url, pid=server.pid, log=str(log), db=str(db),
+                started_at=time.time(), proc_start=procs.start_time(server.pid),
+                stop_timeout=config.stop_timeout(), starting=True, launcher=me,
+                launcher_start=procs.start_time(me),
+            )
+            try:
+                state.save(record)
+            except BaseException:
+                server.kill()
+                raise
         try:
-            state.save(record)
             ready = server.wait_until_ready(startup_timeout)
             state.save(dataclasses.replace(
                 record, starting=False, started_at=time.time() - ready["startup_s"],

@@ -143,7 +143,7 @@ def test_a_stale_record_is_removed_not_trusted(fpx, server, monkeypatch, state_d
     state.save(state.ServerRecord(url=server.url, pid=server.pid, log="", db="", started_at=0,
                                   proc_start=1))  # the server's pid, but not its start time
     result = fpx("predict", "1", "--request-timeout", "0.5")
-    assert not state.record_path().exists()
+    assert not state.record_path(server.pid).exists()
     assert server.url not in result.output
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -33,13 +34,13 @@ def test_a_stale_record_is_noticed_and_removed(fpx, server, command):
     state.save(record_for(server, pid=2**22 + 12345))  # no such process
     result = fpx.fails(ExitCode.UNREACHABLE, command)
     assert "removed the stale record of pid 4206649" in result.stderr
-    assert not state.record_path().exists()
+    assert not state.record_path(2**22 + 12345).exists()
 
 
 def test_a_reused_pid_is_not_trusted(fpx, server):
     state.save(record_for(server, proc_start=1))  # the pid lives, but it is another process
     fpx.fails(ExitCode.UNREACHABLE, "status")
-    assert not state.record_path().exists()
+    assert not state.record_path(server.pid).exists()
     assert server.proc.poll() is None  # and nothing was done to the process with that pid
 
 
@@ -70,7 +71,7 @@ def test_stop_a_running_server(fpx, tmp_path):
                                     "graceful": True}
         assert own.wait(timeout=10) is not None
         assert port_is_free(own.port)
-    assert not state.record_path().exists()
+    assert not state.record_path(own.pid).exists()
     fpx.fails(ExitCode.UNREACHABLE, "stop")
 
 
@@ -85,3 +86,17 @@ def test_logs(fpx, state_dir):
     # Following without a running server prints what there is and returns.
     assert fpx.ok("logs", "-f").stdout == "one\ntwo\nthree\n"
 
+
+
+@pytest.mark.parametrize("edit", [
+    {"pid": "abc"}, {"pid": True}, {"pid": -4}, {"url": 7}, {"started_at": "yesterday"},
+    {"unknown": 1}, None,
+], ids=["pid a string", "pid a bool", "pid negative", "url a number", "a time a string",
+        "an unknown field", "not an object"])
+def test_a_record_edited_by_hand_is_removed_not_trusted(fpx, server, edit):
+    path = state.save(record_for(server))
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, **edit} if edit is not None else [data]))
+    result = fpx.fails(ExitCode.UNREACHABLE, "status")
+    assert result.stderr.splitlines()[0] == "error: no detached fpx server is running"
+    assert not path.exists()

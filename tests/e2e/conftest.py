@@ -39,6 +39,12 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
+def records(workdir: Path) -> list[dict]:
+    """The server records in the state directory the e2e runs use (workdir/state)."""
+    folder = workdir / "state" / "servers"
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
 def can_listen(port: int) -> bool:
     """Whether a server could listen on `port` again (as uvicorn binds: SO_REUSEADDR, so the
     connections a test made, now in TIME_WAIT, do not count)."""

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from cli import procs
-from tests.e2e.conftest import can_listen, processes_in, run
+from tests.e2e.conftest import can_listen, processes_in, records, run
 from tests.helpers import wait_until
 
 
@@ -121,7 +121,7 @@ def test_a_failing_model_detached_shows_the_last_lines_of_its_log(workdir, env):
     assert "  last lines it logged:" in lines
     assert "Application startup failed. Exiting." in result.stderr
     assert lines[-1] == f"  full log: {workdir / 'state' / 'server.log'}"
-    assert not (workdir / "state" / "server.json").exists()
+    assert records(workdir) == []
 
 
 def test_a_model_from_the_current_directory_and_a_startup_timeout(workdir, env):
@@ -152,7 +152,7 @@ def test_a_model_from_the_current_directory_and_a_startup_timeout(workdir, env):
     lines = result.stderr.splitlines()
     assert lines[:2] == ["error: the server was not ready within 8 s", "  last lines it logged:"]
     assert "Waiting for application startup." in result.stderr  # the context
-    assert not (workdir / "state" / "server.json").exists()
+    assert records(workdir) == []
 
 
 def test_the_console_script():

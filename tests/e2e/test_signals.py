@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli import procs
-from tests.e2e.conftest import run
+from tests.e2e.conftest import records, run
 from tests.helpers import wait_until
 
 SLOW_MODEL = """\
@@ -38,7 +38,7 @@ def slow_model(workdir: Path) -> Path:
 
 
 def starting_record(workdir: Path) -> dict:
-    record = json.loads((workdir / "state" / "server.json").read_text())
+    [record] = records(workdir)
     assert record["starting"] is True
     assert procs.is_running(record["pid"], record["proc_start"])
     return record
@@ -53,7 +53,7 @@ def test_a_signal_during_a_detached_start_stops_the_server(spawn, workdir, slow_
     fpx.send_signal(sig)
     assert fpx.wait(timeout=20) == 128 + sig
     assert not procs.is_running(server)  # stopped before fpx exited
-    assert not (workdir / "state" / "server.json").exists()
+    assert records(workdir) == []
     assert fpx.stderr.read() == f"stopped the fpx server that was starting (pid {server})\n"
 
 
@@ -82,7 +82,7 @@ def test_a_detached_start_killed_with_sigkill_is_seen_and_stopped(
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout)["pid"] == record["pid"]
     assert not procs.is_running(record["pid"])
-    assert not (workdir / "state" / "server.json").exists()
+    assert records(workdir) == []
 
 
 def test_sigkill_of_fpx_serve_during_start_up_leaves_no_server(serve, workdir, slow_model):
