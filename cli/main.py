@@ -44,7 +44,7 @@ app = typer.Typer(
     cls=FpxGroup,
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli import completion
 from cli.errors import CliError, ExitCode, WaitTimeout
 from cli.session import Session, add_group_options, session_command
 
@@ -37,7 +38,7 @@ class TaskDidNotSucceed(CliError):
 
 TaskId = Annotated[uuid.UUID, typer.Argument(
     metavar="ID", help="The task's id (a UUID, as `fpx task submit` prints it).",
-    show_default=False,
+    show_default=False, autocompletion=completion.task_ids,
 )]
 WaitLimit = Annotated[float | None, typer.Option(
     "--timeout", metavar="SECONDS", min=0,

@@ -1,0 +1,74 @@
+"""Shell completion of values that only the server knows: recent task ids, job names.
+
+Typer completes commands and options itself (`fpx --install-completion`); these are the
+`autocompletion` callbacks of the arguments that name a task or a job. They ask the server the
+command line points to (`--url`, else FPX_URL, else the recorded server, else the default),
+within a short timeout, and complete quietly nothing when no server answers: a shell waiting
+on a Tab press must never see an error or hang.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import typer
+
+# A Tab press waits for this at the most (twice: connecting, then reading).
+COMPLETION_TIMEOUT = 0.5
+RECENT_TASKS = 50
+# What the server's answer may put into the shell: a value of another shape (a newline, a
+# quote, an escape sequence) is left out, never printed.
+_TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_JOB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def _given(ctx: typer.Context, name: str) -> Any:
+    """A global option as given on the command line so far, on this command or before it."""
+    while ctx is not None:
+        if ctx.params.get(name):
+            return ctx.params[name]
+        ctx = ctx.parent
+    return None
+
+
+def _ask(ctx: typer.Context, path: str, params: dict | None = None) -> Any:
+    """The server's JSON answer to GET `path`, or None (no server, an error, a bad option)."""
+    from cli import state
+    from cli.client import ApiClient
+    from cli.errors import CliError
+    from cli.session import DEFAULT_URL
+
+    try:
+        url = _given(ctx, "url") or os.environ.get("FPX_URL")
+        if not url:
+            record = state.running()
+            url = record.url if record is not None else DEFAULT_URL
+        token = _given(ctx, "token") or os.environ.get("FPX_API_TOKEN") or None
+        with ApiClient(url, timeout=COMPLETION_TIMEOUT, token=token) as api:
+            return api.request("GET", path, params=params).data
+    except (CliError, OSError, ValueError):
+        return None
+
+
+def task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The ids of the server's recent tasks that start with what was typed."""
+    tasks = _ask(ctx, "/tasks", {"limit": RECENT_TASKS})
+    if not isinstance(tasks, list):
+        return []
+    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    return [i for i in ids if _fits(_TASK_ID, i, incomplete)]
+
+
+def job_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The server's job names that start with what was typed."""
+    jobs = _ask(ctx, "/jobs")
+    if not isinstance(jobs, list):
+        return []
+    names = [j.get("name") for j in jobs if isinstance(j, dict)]
+    return [n for n in names if _fits(_JOB_NAME, n, incomplete)]
+
+
+def _fits(shape: re.Pattern[str], value: object, incomplete: str) -> bool:
+    return isinstance(value, str) and bool(shape.match(value)) and value.startswith(incomplete)
