@@ -214,12 +214,27 @@ def startup_reason(lines: Iterable[str]) -> str | None:
         match = _LOG_ERROR.match(line)
         if match and not match["message"].startswith("Traceback"):
             return match["message"]
+        if (entry := _json_entry(line)) and entry.get("level") in ("ERROR", "CRITICAL"):
+            return str(entry.get("message"))
     for line in lines:
         if line.startswith("fpx: "):
             return line.removeprefix("fpx: ").rstrip(":")
     if not lines:
         return "no output"
-    return None if _LOG_ENTRY.match(lines[-1]) else lines[-1]
+    return None if _LOG_ENTRY.match(lines[-1]) or _json_entry(lines[-1]) else lines[-1]
+
+
+def _json_entry(line: str) -> dict | None:
+    """A line of a server that logs JSON (FPX_LOG_FORMAT=json), else None."""
+    if not line.startswith("{"):
+        return None
+    import json
+
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and "message" in entry else None
 
 
 class ServerProcess:

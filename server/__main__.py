@@ -44,7 +44,7 @@ def main(args: list[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"fpx: bad settings:\n{exc}\n")
         return 2
-    log_config = serve_log_config(settings.log_level)
+    log_config = serve_log_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
     if settings.api_token is None and not is_loopback(settings.host):
         log.warning(
@@ -58,7 +58,9 @@ def main(args: list[str] | None = None) -> int:
         workers=settings.workers if not settings.reload else None,
         reload=settings.reload,
         log_config=log_config,
-        access_log=settings.log_level == "debug",
+        # The access lines are fpx's own (server/middleware.py: with the request id, the route
+        # and the duration), logged at debug.
+        access_log=False,
         # No route is a websocket: loading an implementation would cost start-up ~7 ms.
         ws="none",
         # A client that keeps its request open must not hold a stop up: after this long,

@@ -12,10 +12,14 @@ import json
 import logging
 import random
 import re
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import logs
+
 log = logging.getLogger("fpx.errors")
+access_log = logging.getLogger("fpx.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A client may send its own id; only a short, printable one is kept (it goes into logs).
@@ -54,28 +58,45 @@ class RequestIdMiddleware:
         if not request_id:
             # Unique, not secret: no urandom syscall, which gives up the GIL on every request.
             request_id = b"%032x" % random.getrandbits(128)
-        started = False
+        rid = request_id.decode()
+        context = logs.request_id.set(rid)  # every line logged for this request carries it
+        began = time.perf_counter() if access_log.isEnabledFor(logging.DEBUG) else None
+        status = 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            rid = request_id.decode()
             log.exception(
                 "unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid
             )
-            if started:
+            if status:
                 raise
+            status = 500
             await send_json(
                 send, 500, {"detail": "internal server error", "request_id": rid},
                 [(REQUEST_ID_HEADER, request_id)],
             )
+        finally:
+            if began is not None:
+                _log_request(scope, status, time.perf_counter() - began)
+            logs.request_id.reset(context)
+
+
+def _log_request(scope: Scope, status: int, seconds: float) -> None:
+    """The access line (FPX_LOG_LEVEL=debug): method, route template, status, duration."""
+    route = getattr(scope.get("route"), "path_format", None) or scope["path"]
+    ms = round(seconds * 1000, 3)
+    access_log.debug(
+        "%s %s %d %.1f ms", scope["method"], route, status, ms,
+        extra={"method": scope["method"], "route": route, "status": status, "duration_ms": ms},
+    )
 
 
 class BodyTooLarge(Exception):

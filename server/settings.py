@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(5.0, ge=0)
     default_user: str = "fakecurrentuser"
     log_level: LogLevel = "info"
+    # text: lines for people; json: one JSON object per line, for log shippers.
+    log_format: Literal["text", "json"] = "text"
     # When set, every API operation but /livez and /readyz needs `Authorization: Bearer <it>`.
     api_token: SecretStr | None = None
     max_body_size: int = Field(64 * 1024, ge=0, description="largest request body, in bytes")
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lower_log_level(cls, value: object) -> object:
+    def _lowered(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from server import logs
 from server.store import Store, Task, TaskStatus
 
 log = logging.getLogger("fpx.tasks")
@@ -151,6 +152,7 @@ class TaskRunner:
     async def _execute(self, task: Task) -> None:
         # Cancelled (by the user, by a worker that took this one for dead, or by a stop), the
         # job just ends: the store already holds the outcome, or stop() records it.
+        logs.task_id.set(task.id)  # this job's own asyncio task: every line it logs carries it
         log.debug("task %s started (wait_time %d)", task.id, task.wait_time)
         try:
             result = await self.job(task)
@@ -231,7 +233,10 @@ class TaskRunner:
                     next_beat = time.monotonic() + self.heartbeat_interval
                     beats += 1
                     for task_id in await self.store.heartbeat(self.worker_id, self.running):
-                        log.info("task %s ended elsewhere (cancelled); stopping its job", task_id)
+                        log.info(
+                            "task %s ended elsewhere (cancelled); stopping its job", task_id,
+                            extra={"task_id": task_id},
+                        )
                         self.cancel_local(task_id)
                     # Dead workers are rare: look for them every few beats, not every one.
                     if beats % 4 == 0:

@@ -99,6 +99,16 @@ def test_startup_reason():
     assert startup_reason(lines[:1]) is None  # an ordinary log line is not a reason
 
 
+def test_startup_reason_of_a_server_that_logs_json():
+    lines = [
+        '{"level": "INFO", "logger": "uvicorn.error", "message": "Started server process [1]"}',
+        '{"level": "ERROR", "logger": "fpx.lifespan", "message": "loading 2 models failed: X"}',
+        '{"level": "ERROR", "logger": "uvicorn.error", "message": "Application startup failed."}',
+    ]
+    assert startup_reason(lines) == "loading 2 models failed: X"
+    assert startup_reason(lines[:1]) is None
+
+
 def test_config_env_passes_every_setting(tmp_path):
     env = ServerConfig(
         host="0.0.0.0", port=1, db=tmp_path / "x.db", workers=2, reload=True,
