@@ -27,6 +27,7 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "predict": ("`fpx predict 3.5` wall time", cli_figures.predict_wall_time),
     "help": ("`fpx --help` wall time", cli_figures.help_wall_time),
     "rps": ("`/predict` requests/s and p99", server_figures.predict_throughput),
+    "metrics": ("`/predict` with metrics on and off", server_figures.predict_with_metrics),
     "busy": ("`/predict` p99 while tasks sleep", server_figures.predict_under_sleeping_tasks),
     "tasks": ("`POST /tasks` submissions", server_figures.task_submissions),
     "launch": ("launch -> ready, RSS after start-up", server_figures.launch_and_memory),

@@ -135,6 +135,23 @@ def predict_throughput(ctx: Context) -> list[Row]:
     return [*rows, p99]
 
 
+def predict_with_metrics(ctx: Context) -> list[Row]:
+    """What counting every request for /metrics costs /predict."""
+    off = "the same server with FPX_METRICS=false"
+    rps = Row("`/predict` requests/s with metrics on", off, "req/s", Target(">=", 0.9))
+    with ctx.fpx_server("metrics-on") as on, \
+            ctx.fpx_server("metrics-off", metrics="false") as without:
+        on.wait_until_answers("/readyz")
+        without.wait_until_answers("/readyz")
+        loads = _timed_rounds(ctx, [(on, PREDICT), (without, PREDICT)])
+    _fill(rps, *loads, lambda x: x.requests_per_s)
+    rps.note = (
+        "prometheus-client counts and times each request by route (server/metrics.py) and "
+        f"times the model's predict; the other server does neither.{_errors(loads)}"
+    )
+    return [rps]
+
+
 def predict_under_sleeping_tasks(ctx: Context) -> list[Row]:
     n = ctx.config.busy_tasks
     same = "the same server idle"

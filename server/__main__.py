@@ -5,10 +5,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import logging.config
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 from server.logs import serve_log_config
 from server.settings import Settings
@@ -50,6 +56,28 @@ def main(args: list[str] | None = None) -> int:
         log.warning(
             "listening on %s without FPX_API_TOKEN: the API is open to the network", settings.host
         )
+    with _metrics_shared_by_workers(settings):
+        _run(uvicorn, settings, log_config)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
+    """With several workers, a folder where each writes its metrics, so that a scrape of any
+    worker counts them all (prometheus-client's multiprocess mode), removed at the end. Set
+    before uvicorn starts the workers: prometheus-client reads it when it is imported."""
+    if not settings.metrics or settings.workers < 2 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="fpx-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(uvicorn: Any, settings: Settings, log_config: dict) -> None:
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -67,7 +95,6 @@ def main(args: list[str] | None = None) -> int:
         # uvicorn drops open connections and the lifespan shut-down runs.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    return 0
 
 
 if __name__ == "__main__":

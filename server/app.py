@@ -39,6 +39,15 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     app.include_router(health.router)
     for module in (users, items, tasks):
         app.include_router(module.router, **guarded)
+    if settings.metrics:
+        from server.metrics import Metrics, MetricsMiddleware
+        from server.routers import metrics
+
+        app.state.metrics = Metrics()
+        app.include_router(metrics.router, **guarded)
+        # Added before the error handling's middleware, so inside it: the request id and the
+        # guards answer first, and the route that answered is known when it counts.
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handling(app, settings.max_body_size)
     _document_limits(app, settings)
     return app

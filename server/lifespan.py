@@ -89,6 +89,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.callback(_cleared, registry)
             with _Step(f"loading {1 + len(settings.models)} models"):
                 await registry.load([BUILTIN_SPEC, *settings.models])
+            if (metrics := getattr(app.state, "metrics", None)) is not None:
+                for model in registry.models():
+                    metrics.model_load.labels(model.name).set(model.load_ms / 1000)
 
             store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
             with _Step(f"opening database {settings.db}"):

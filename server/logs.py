@@ -1,7 +1,8 @@
 """Logging for the server process: one format for fpx's and uvicorn's loggers.
 
 FPX_LOG_FORMAT=text (the default) writes lines for people; json writes one JSON object per
-line for log shippers (python-json-logger): time, level, logger, message, and the fields a line
+line for log shippers (python-json-logger): time, level, logger, process (the worker's pid),
+message, and the fields a line
 carries: the request id, method, route, status and duration of a request line, the task id of
 a task line. Those come from the context the line is logged in (`request_id`, `task_id`), set
 once per request and once per job, so no log call has to pass them.
@@ -39,7 +40,7 @@ def serve_log_config(level: str, log_format: str = "text") -> dict[str, Any]:
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(message)s",
+            "fmt": "%(levelname)s %(name)s %(process)d %(message)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": "time",  # ISO 8601, UTC
         },

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(5.0, ge=0)
     default_user: str = "fakecurrentuser"
     log_level: LogLevel = "info"
+    # /metrics in Prometheus' text format, and the per-request counting behind it.
+    metrics: bool = True
     # text: lines for people; json: one JSON object per line, for log shippers.
     log_format: Literal["text", "json"] = "text"
     # When set, every API operation but /livez and /readyz needs `Authorization: Bearer <it>`.

@@ -1,4 +1,5 @@
 import math
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,8 +21,12 @@ async def predict(query: Annotated[PredictQuery, Query()], request: Request) -> 
     # validated as one model, not one by one, and it reads the registry from the app's state
     # itself, since a dependency costs a solve per request (together ~15%, make bench).
     x, model = query.x, query.model
-    loaded = request.app.state.registry.get(model)
+    state = request.app.state
+    loaded = state.registry.get(model)
+    began = time.perf_counter()
     result = await loaded.predict(x)
+    if (metrics := getattr(state, "metrics", None)) is not None:
+        metrics.predict_latency.labels(model).observe(time.perf_counter() - began)
     if not math.isfinite(result):
         # Shaped as the validation error the 422 is documented as: x is out of this model's range.
         raise RequestValidationError([{

@@ -1,0 +1,21 @@
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from server.metrics import Metrics
+from server.store import Store
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, tasks, models, build info."""
+    app_metrics: Metrics = request.app.state.metrics
+    store: Store = request.app.state.store
+    counts = await store.count_tasks()
+    body = app_metrics.scrape(({"status": s.value}, n) for s, n in counts.items())
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
