@@ -7,14 +7,16 @@ from fastapi import Depends, FastAPI
 from server import __version__
 from server.errors import install_error_handling
 from server.fastpath import PredictFastPath
+from server.jobs import JobRegistry
 from server.lifespan import Phase, lifespan
-from server.routers import health, items, predict, tasks, users
+from server.registry import BUILTIN_MODEL
+from server.routers import health, items, jobs, predict, tasks, users
+from server.schemas import task_create_forms
 from server.settings import Settings
-from server.tasks import Job, sleep_job
 
 
-def create_app(settings: Settings | None = None, *, job: Job | None = None) -> FastAPI:
-    """Build the fpx app. `job` replaces the demo sleep job (tests use it to make one fail)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the fpx app; its jobs are the built-in ones and those of `settings.jobs`."""
     settings = settings or Settings()
     app = FastAPI(
         title="fpx",
@@ -23,7 +25,8 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.job = job or sleep_job
+    # Built here, not in the lifespan: the OpenAPI document shows each job's args.
+    app.state.jobs = JobRegistry.with_builtins(settings.jobs)
     app.state.phase = Phase.STARTING
     app.include_router(health.router)
     # Access control costs nothing when it is off: the dependency is only added when on.
@@ -33,25 +36,28 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
 
         app.state.token = settings.api_token.get_secret_value().encode()
         guarded = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED}
-    for module in (predict, users, items, tasks):
+    for module in (predict, users, items, jobs, tasks):
         app.include_router(module.router, **guarded)
     # Added first, so innermost: request ids and the guards still wrap the answers it gives.
     app.add_middleware(PredictFastPath, token=getattr(app.state, "token", None))
     install_error_handling(app, settings.max_body_size)
-    _document_limits(app, settings)
+    _document_jobs(app, settings)
     return app
 
 
-def _document_limits(app: FastAPI, settings: Settings) -> None:
-    """Put the limits that come from settings into the OpenAPI document, which FastAPI builds
-    from the static models: wait_time's maximum is this server's max_wait."""
+def _document_jobs(app: FastAPI, settings: Settings) -> None:
+    """Put what comes from settings into the OpenAPI document, which FastAPI builds from the
+    static models: a POST /tasks body is one of the forms of this server's jobs, each with its
+    args (server.schemas.task_create_forms), wait_time at most its max_wait."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            wait_time = schema["components"]["schemas"]["TaskCreate"]["properties"]["wait_time"]
-            wait_time["maximum"] = settings.max_wait
+            models = [BUILTIN_MODEL, *(spec.name for spec in settings.models)]
+            schema["components"]["schemas"].update(
+                task_create_forms(app.state.jobs, settings.max_wait, models)
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 
