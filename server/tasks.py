@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -78,7 +78,6 @@ class TaskRunner:
         self._server_jobs = [name for name in jobs.names() if name not in self._process_jobs]
         # Job processes only when some job needs them.
         self.pool = ProcessPool(job_processes, self._wake_up) if self._process_jobs else None
-        self._threads: ThreadPoolExecutor | None = None
         # Each running task, as claimed, and the asyncio task running its job.
         self._jobs: dict[str, tuple[Task, asyncio.Task[None]]] = {}
         self._claiming = 0  # slots held by claims still waiting for the store
@@ -151,9 +150,6 @@ class TaskRunner:
             await asyncio.gather(self._progress_writer, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
-        if self._threads is not None:
-            # A thread cannot be stopped from outside: one that ignores its cancel ends alone.
-            self._threads.shutdown(wait=False, cancel_futures=True)
         try:
             await self.store.remove_worker(self.worker_id)
         except Exception:
@@ -258,12 +254,8 @@ class TaskRunner:
             kwargs[spec.context_param] = JobContext(task.id, report, cancelled, self.models)
         if spec.kind is JobKind.ASYNC:
             return await spec.fn(**kwargs)
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(self.max_running, thread_name_prefix="fpx-job")
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._threads, functools.partial(spec.fn, **kwargs)
-            )
+            return await _in_thread(task.id, functools.partial(spec.fn, **kwargs))
         except asyncio.CancelledError:
             cancelled.set()  # the thread goes on until the job looks
             raise
@@ -384,6 +376,32 @@ class TaskRunner:
             except Exception:
                 # A locked or failing database must not end the runner: log and go on.
                 log.exception("task runner maintenance failed; retrying")
+
+
+def _in_thread(task_id: str, call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run `call` in a thread of its own and await its result.
+
+    A daemon thread, not an executor's: a thread cannot be stopped from outside, and the
+    interpreter waits at exit for an executor's threads, so a thread job that ignores its
+    cancel would keep a stopped server from ever exiting. One thread per running job, which
+    max_running bounds."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():  # cancelled meanwhile: nobody waits for it
+            (future.set_result if ok else future.set_exception)(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, call())
+        except BaseException as exc:  # handed to the awaiting task, which records it
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the server stopped
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name=f"fpx-job-{task_id}", daemon=True).start()
+    return future
 
 
 def _json_error(result: Any) -> str | None:
