@@ -6,6 +6,7 @@ Text from the server is put in `Text` objects, never parsed as rich markup.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -152,16 +153,10 @@ def json_value(value: Any) -> RenderableType:
     """A JSON value from the server: a string as is, anything else as indented JSON."""
     if isinstance(value, str):
         return Text(value)
-    import json
-
-    from rich.json import JSON
-
     return JSON(json.dumps(value, ensure_ascii=False), indent=2)
 
 
 def _args(args: Any) -> Text:
-    import json
-
     return Text(json.dumps(args, ensure_ascii=False))
 
 
@@ -260,36 +255,39 @@ def task_counts(counts: dict) -> Text:
 
 
 def _type(schema: dict) -> str:
-    """A JSON Schema's type in a few characters: `integer`, `array of number`, `string | null`."""
+    """A JSON Schema's type in a few words: `integer`, `array of number`, `string | null`."""
     if "anyOf" in schema:
         return " | ".join(_type(s) for s in schema["anyOf"])
-    if "enum" in schema:
-        return " | ".join(str(v) for v in schema["enum"])
+    if "type" not in schema and "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
     kind = str(schema.get("type", "any"))
     if kind == "array" and isinstance(schema.get("items"), dict):
         return f"array of {_type(schema['items'])}"
     return kind
 
 
-def jobs(data: list[dict]) -> Table:
-    """Each job with its parameters, one parameter a line: name, type, default."""
-    table = _table("job", "runs", "parameter", "type", "default", "description")
-    for job in data:
-        schema = job.get("parameters") or {}
-        required = set(schema.get("required", []))
-        params = list((schema.get("properties") or {}).items()) or [("", None)]
-        for i, (name, prop) in enumerate(params):
-            default = ""
-            if prop is not None and name not in required:
-                import json
+def _parameters(schema: dict) -> Text:
+    """One line per parameter, as a signature writes it: `name: type = default`."""
+    required = set(schema.get("required", []))
+    lines = []
+    for name, prop in (schema.get("properties") or {}).items():
+        line = Text.assemble((name, "bold"), f": {_type(prop)}")
+        if name not in required:
+            line.append(f" = {json.dumps(prop.get('default'), ensure_ascii=False)}", "dim")
+        lines.append(line)
+    return Text("\n").join(lines) if lines else Text("(none)", "dim")
 
-                default = json.dumps(prop.get("default"), ensure_ascii=False)
-            table.add_row(
-                Text(job["name"], "cyan") if i == 0 else "", Text(job["runs"]) if i == 0 else "",
-                Text(name), Text(_type(prop) if prop else ""),
-                Text(default or ("required" if name else ""), "" if default else "dim"),
-                Text(job.get("description", "")) if i == 0 else "",
-            )
+
+def jobs(data: list[dict]) -> Table:
+    """Each job: how it runs, its parameters (name, type, default) and what it does."""
+    table = _table("job", "runs", "parameters", "description")
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    for job in data:
+        table.add_row(
+            Text(job["name"], "cyan"), Text(job["runs"]), _parameters(job.get("parameters") or {}),
+            Text(job.get("description", "")),
+        )
     return table
 
 

@@ -23,12 +23,12 @@ def test_jobs_piped_is_the_servers_json(fpx):
 def test_jobs_on_a_terminal_is_a_table_of_parameters(fpx):
     out = plain(fpx.ok("jobs", env={**TERMINAL, "COLUMNS": "160"}).stdout)
     header, _, *rows = out.splitlines()
-    assert [c.strip() for c in header.split("┃")] == [
-        "job", "runs", "parameter", "type", "default", "description"]
+    assert [c.strip() for c in header.split("┃")] == ["job", "runs", "parameters", "description"]
     cells = [[c.strip() for c in row.split("│")] for row in rows]
-    assert cells[0][:5] == ["sleep", "async", "wait_time", "integer", "required"]
-    assert cells[1][:5] == ["predict_batch", "async", "inputs", "array of number", "required"]
-    assert cells[2][2:5] == ["model", "answer_to_everything", '"answer_to_everything"']
+    assert cells[0] == ["sleep", "async", "wait_time: integer",
+                        "Wait wait_time seconds without holding a thread (the demo job)."]
+    assert cells[1][:3] == ["predict_batch", "async", "inputs: array of number"]
+    assert cells[2][:3] == ["", "", 'model: string = "answer_to_everything"']
 
 
 def test_submit_a_job_with_httpie_args_and_follow_it(fpx):

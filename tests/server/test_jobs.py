@@ -278,3 +278,18 @@ def wait_for(probe, what: str, timeout: float = 10.0):
     from tests.helpers import wait_until
 
     return wait_until(probe, timeout, what=what)
+
+
+def test_the_documented_example_module_registers_and_runs(settings, monkeypatch):
+    """docs/jobs.md's example, so that the docs cannot rot."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "docs" / "examples"))
+    settings.jobs = "primes=myjobs:count_primes,words=myjobs:count_words,countdown=myjobs:countdown"
+    settings.job_processes = 1
+    with TestClient(create_app(settings)) as client:
+        runs = {j["name"]: j["runs"] for j in client.get("/jobs").json()}
+        assert (runs["primes"], runs["words"], runs["countdown"]) == ("process", "thread", "async")
+        done = finished(client, submit(client, "primes", args={"below": 100})["id"])
+        assert done["result"] == {"below": 100, "primes": 25}
+        readme = Path(__file__).resolve().parents[2] / "docs" / "jobs.md"
+        done = finished(client, submit(client, "words", args={"path": str(readme)})["id"])
+        assert done["status"] == "succeeded" and len(done["result"]) == 3
