@@ -157,8 +157,8 @@ class JobProcess:
             if kind == "done":
                 future.set_result(json.loads(message[2]))
             else:
-                log.error("task %s failed in job process %d:\n%s", task_id, self.pid,
-                          message[3].rstrip())
+                log.error("task %s failed in job process %d: %s", task_id, self.pid,
+                          message[3].rstrip() or message[2])
                 future.set_exception(JobFailed(message[2]))
         self._release()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import importlib
 import inspect
 import json
 import re
@@ -34,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from server.settings import JobEntry
+from server.settings import JobEntry, resolve
 
 if TYPE_CHECKING:
     from server.registry import ModelRegistry
@@ -250,14 +249,6 @@ class JobSpec:
         return schema
 
 
-def _resolve(target: str) -> Any:
-    module_name, _, attr_path = target.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for attr in attr_path.split("."):
-        obj = getattr(obj, attr)
-    return obj
-
-
 class JobRegistry:
     """Jobs by name: the built-in ones, then those configured, in that order."""
 
@@ -298,7 +289,7 @@ class JobRegistry:
         """Register each entry; the first that cannot be stops start-up with its name."""
         for entry in entries:
             try:
-                self.add(entry.name, _resolve(entry.target), entry.target)
+                self.add(entry.name, resolve(entry.target), entry.target)
             except Exception as exc:
                 raise JobLoadError(entry, f"{type(exc).__name__}: {exc}") from exc
 

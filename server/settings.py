@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -50,13 +51,19 @@ class JobEntry(BaseModel):
     name: str
     target: str
 
-    @classmethod
-    def parse(cls, text: str) -> JobEntry:
-        name, target = _entry("job", text)
-        return cls(name=name, target=target)
 
-    def __str__(self) -> str:
-        return f"{self.name}={self.target}"
+def _job_entry(text: str) -> JobEntry:
+    name, target = _entry("job", text)
+    return JobEntry(name=name, target=target)
+
+
+def resolve(target: str) -> Any:
+    """The object `module:attr` names (attr may be dotted), importing its module."""
+    module_name, _, attr_path = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        obj = getattr(obj, attr)
+    return obj
 
 
 def _entries(parse: Callable[[str], BaseModel], value: object) -> object:
@@ -116,7 +123,7 @@ class Settings(BaseSettings):
     @field_validator("jobs", mode="before")
     @classmethod
     def _parse_jobs(cls, value: object) -> object:
-        return _entries(JobEntry.parse, value)
+        return _entries(_job_entry, value)
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.db import SCHEMA_VERSION, SQLiteStore
 from server.jobs import JobLoadError, JobRegistry
-from server.settings import JobEntry, Settings
+from server.settings import Settings
 from tests.server.test_api import finished
 
 SAMPLE = "tests.server.sample_jobs"
@@ -78,7 +78,7 @@ def test_openapi_shows_each_jobs_form_of_the_body(jobs_client):
 ])
 def test_a_bad_job_entry_names_itself(entry, reason):
     with pytest.raises(JobLoadError) as caught:
-        JobRegistry.with_builtins([JobEntry.parse(entry)])
+        JobRegistry.with_builtins(Settings(jobs=entry).jobs)
     name, target = entry.split("=")
     assert str(caught.value).startswith(f"job {name!r} ({target}) cannot be registered: ")
     assert reason in str(caught.value)
