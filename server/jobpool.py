@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -29,10 +28,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.jobs import JobContext
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 log = logging.getLogger("fpx.jobs")
 
@@ -59,6 +60,8 @@ class JobProcess:
 
     def __init__(self, pool: ProcessPool) -> None:
         self.pool = pool
+        import multiprocessing  # here: a server without process jobs never needs it
+
         self.loop = asyncio.get_running_loop()
         mp = multiprocessing.get_context("spawn")
         self.conn, child_conn = mp.Pipe(duplex=True)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
-from pydantic.json_schema import models_json_schema
 
 from server.jobs import MODEL_NAME_MARK, JobKind, JobRegistry
 from server.store import Item, Task, TaskStatus
@@ -117,6 +116,8 @@ class TaskCreate(BaseModel):
 def task_create_forms(jobs: JobRegistry, max_wait: int, models: list[str]) -> dict[str, dict]:
     """JSON Schemas of each form of a POST /tasks body, by name, with the models they refer to
     (as `#/components/schemas/...`), for the OpenAPI document."""
+    from pydantic.json_schema import models_json_schema  # only when /openapi.json is asked for
+
     extra = {
         "id": (UUID | None, Field(None)),
         "time_limit": (TimeLimit, Field(None)),
