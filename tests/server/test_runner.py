@@ -352,3 +352,46 @@ async def test_a_failed_write_of_the_outcome_is_retried_not_left_running(db_path
     finally:
         await runner.stop()
         await store.close()
+
+
+class CountingStore(SQLiteStore):
+    """Counts the progress writes, to see that a tight loop of reports does not flood them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, busy_timeout=0.5)
+        self.progress_writes = 0
+
+    async def record_progress(self, worker, updates) -> None:
+        self.progress_writes += 1
+        await super().record_progress(worker, updates)
+
+
+async def chatty(ctx: JobContext, reports: int) -> int:
+    """Report progress `reports` times, yielding now and then."""
+    for i in range(1, reports + 1):
+        ctx.progress(i / reports, f"report {i}")
+        if i % 1000 == 0:
+            await asyncio.sleep(0.001)
+    return reports
+
+
+async def test_progress_is_written_at_most_every_half_second_and_at_the_end(db_path):
+    store = CountingStore(db_path)
+    await store.open()
+    jobs = JobRegistry.with_builtins()
+    jobs.add("chatty", chatty)
+    runner = TaskRunner(store, jobs, max_running=2, heartbeat_interval=0.05, lease_timeout=60,
+                        shutdown_timeout=0.2)
+    await runner.start()
+    started = time.monotonic()
+    try:
+        task = await store.create_task(str(uuid.uuid4()), "chatty", {"reports": 200_000}, 10)
+        await runner.submit(task)
+        done = await until(lambda: _task_if(runner, task.id, TaskStatus.SUCCEEDED), 60)
+        elapsed = time.monotonic() - started
+        assert done.result == 200_000 and done.message == "report 200000"
+        # 200,000 reports; one write per half second at most (the end is finish_task's).
+        assert store.progress_writes <= elapsed / 0.5 + 1
+    finally:
+        await runner.stop()
+        await store.close()
