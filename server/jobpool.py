@@ -25,7 +25,6 @@ import queue
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -76,6 +75,7 @@ class JobProcess:
         self._fraction = 0.0
         self._kill_timer: asyncio.TimerHandle | None = None
         self.exited = False
+        self.ended = asyncio.Event()  # set once the process has exited and been reaped
         self.loop.add_reader(self.conn.fileno(), self._readable)
         self.loop.add_reader(self.proc.sentinel, self._on_exit)
 
@@ -192,6 +192,7 @@ class JobProcess:
         elif not self.pool.closing:
             log.warning("job process %d exited (%s)", self.pid, how)
         self.conn.close()
+        self.ended.set()
         self._release()
         self.pool.replace(self)
 
@@ -243,9 +244,8 @@ class ProcessPool:
         processes = list(self.processes)
         for process in processes:
             process.close()
-        deadline = time.monotonic() + STOP_WAIT
-        while any(not p.exited for p in processes) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(p.ended.wait() for p in processes)), STOP_WAIT)
         for process in processes:
             if not process.exited:
                 process.proc.kill()
