@@ -36,8 +36,8 @@ def summary(data: Any) -> str:
     if isinstance(data, list):
         if data and all(isinstance(d, dict) and "username" in d for d in data):
             return _short(", ".join(d["username"] for d in data))
-        if data and all(isinstance(d, dict) and "load_ms" in d for d in data):
-            return _short(", ".join(d["name"] for d in data))
+        if data and all(isinstance(d, dict) and ("load_ms" in d or "runs" in d) for d in data):
+            return _short(", ".join(str(d["name"]) for d in data))
         return f"a list of {len(data)}"
     return "no body" if data is None else _short(str(data))
 
@@ -94,10 +94,11 @@ class Checks:
         ms = round((time.perf_counter() - started) * 1000, 1)
         self.results.append(CheckResult(name, ok, expected, got, ms))
 
-    def task_finishes(self, name: str, task: dict, want: str, result: str) -> None:
+    def task_finishes(self, name: str, task: dict, want: str, result: Any) -> None:
         """Follow a submitted task until it ends; pass if it ends `want` with `result`."""
         started = time.perf_counter()
-        deadline = time.monotonic() + task["wait_time"] + TASK_EXTRA_TIME
+        allowed = (task.get("wait_time") or 0) + TASK_EXTRA_TIME
+        deadline = time.monotonic() + allowed
         got = "no answer"
         ok = False
         while time.monotonic() < deadline:
@@ -106,14 +107,15 @@ class Checks:
             except CliError as exc:
                 got = exc.message
                 break
-            got = f"{task['status']} {task.get('result') or task.get('error') or ''}".strip()
+            outcome = task.get("result") or task.get("error") or ""
+            got = _short(f"{task['status']} {outcome}".strip())
             if task["status"] not in ("pending", "running"):
                 ok = task["status"] == want and task.get("result") == result
                 ok = ok and task["progress"] == 1.0
                 break
             time.sleep(POLL_INTERVAL)
         else:
-            got = f"still {task['status']} after {task['wait_time'] + TASK_EXTRA_TIME:g} s"
+            got = f"still {task['status']} after {allowed:g} s"
         self._record(name, ok, f"{want} {result!r}, progress 1.0", got, started)
 
 
@@ -189,6 +191,17 @@ def run_checks(api: ApiClient) -> list[dict]:
                expect="already finished")
     c.call("task bad wait_time rejected", "POST", "/tasks", status=422,
            body={"wait_time": -1}, expect="invalid wait_time")
+    c.call("jobs", "GET", "/jobs", status=200, expect="sleep, predict_batch, ...",
+           test=lambda d: {"sleep", "predict_batch"} <= {j["name"] for j in d})
+    inputs, results = [1, 2.5, -3], [42.0, 105.0, -126.0]
+    batch = c.call("predict_batch submit", "POST", "/tasks", status=202, expect="pending",
+                   body={"job": "predict_batch", "args": {"inputs": inputs}},
+                   test=lambda d: d["job"] == "predict_batch" and d["status"] == "pending")
+    if batch is not None:
+        c.task_finishes("predict_batch runs to its result", batch.data, "succeeded", results)
+    c.call("task bad args rejected", "POST", "/tasks", status=422, expect="invalid args.inputs",
+           body={"job": "predict_batch", "args": {"inputs": "1, 2"}},
+           test=lambda d: d["detail"][0]["loc"] == ["body", "args", "inputs"])
     c.call("task get unknown", "GET", f"/tasks/{uuid.uuid4()}", status=404, expect="not found")
     c.call("task get not a UUID", "GET", "/tasks/not-a-uuid", status=422, expect="invalid id")
     c.call("tasks list", "GET", "/tasks", params={"limit": 10}, status=200, expect="a list",

@@ -215,17 +215,28 @@ class ApiClient:
     def delete_item(self, item_id: int) -> None:
         self.request("DELETE", f"/items/{item_id}", ok=(204,))
 
-    def submit_task(self, wait_time: int, task_id: str | None = None) -> Any:
-        body: dict[str, Any] = {"wait_time": wait_time}
+    def jobs(self) -> Any:
+        return self.request("GET", "/jobs").data
+
+    def submit_task(
+        self, job: str, args: dict[str, Any], *, task_id: str | None = None,
+        time_limit: float | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"job": job, "args": args}
         if task_id is not None:
             body["id"] = task_id
+        if time_limit is not None:
+            body["time_limit"] = time_limit
         return self.request("POST", "/tasks", body=body, ok=(202,)).data
 
     def task(self, task_id: str) -> Any:
         return self.request("GET", f"/tasks/{quote(task_id, safe='')}").data
 
-    def tasks(self, status: str | None = None, limit: int | None = None) -> Any:
-        return self.request("GET", "/tasks", params={"status": status, "limit": limit}).data
+    def tasks(
+        self, status: str | None = None, limit: int | None = None, job: str | None = None
+    ) -> Any:
+        params = {"status": status, "limit": limit, "job": job}
+        return self.request("GET", "/tasks", params=params).data
 
     def task_counts(self) -> Any:
         return self.request("GET", "/tasks/counts").data

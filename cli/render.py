@@ -6,12 +6,14 @@ Text from the server is put in `Text` objects, never parsed as rich markup.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.json import JSON
 from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
@@ -59,7 +61,7 @@ def _fields(title: str, rows: Iterable[tuple[str, Any]], style: str = "blue") ->
     grid.add_column()
     for name, value in rows:
         if value is not None:
-            grid.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+            grid.add_row(name, value if isinstance(value, Text | JSON) else Text(str(value)))
     return Panel(grid, title=title, title_align="left", border_style=style, expand=False)
 
 
@@ -146,23 +148,45 @@ def task_line(task: dict) -> Text:
 
 
 def time_left(task: dict) -> str:
+    """What the progress bar says beside the bar: the job's note, or the sleep's time left."""
     if task["status"] == "pending":
         return "waiting for a worker"
-    if task["status"] == "running":
+    if task["status"] != "running":
+        return ""
+    if task.get("message"):
+        return str(task["message"])
+    if task.get("wait_time") is not None:
         return f"{task['wait_time'] * (1 - task['progress']):.1f} s left"
     return ""
 
 
+def json_value(value: Any) -> RenderableType:
+    """A JSON value from the server: a string as is, anything else as indented JSON."""
+    if isinstance(value, str):
+        return Text(value)
+    return JSON(json.dumps(value, ensure_ascii=False), indent=2)
+
+
+def _args(args: Any) -> Text:
+    return Text(json.dumps(args, ensure_ascii=False))
+
+
 def task(data: dict) -> Panel:
     status = data["status"]
+    wait_time = data.get("wait_time")
+    limit = data.get("time_limit")
     return _fields(f"task {data['id']}", [
         ("status", _status(status)),
-        ("wait time", f"{data['wait_time']} s"),
+        ("job", Text(str(data.get("job", "sleep")), "cyan")),
+        ("args", _args(data["args"]) if data.get("args") is not None else None),
+        ("wait time", f"{wait_time} s" if wait_time is not None else None),
+        ("time limit", f"{limit:g} s" if limit is not None else None),
         ("progress", f"{data['progress'] * 100:.0f}%"),
+        ("message", Text(data["message"]) if data.get("message") else None),
         ("created", _when(data.get("created_at"))),
         ("started", _when(data["started_at"]) if data.get("started_at") else None),
         ("finished", _when(data["finished_at"]) if data.get("finished_at") else None),
-        ("result", Text(data["result"]) if data.get("result") is not None else None),
+        ("result", json_value(data["result"]) if data.get("result") is not None else None),
         ("error", Text(data["error"], "red") if data.get("error") else None),
         ("worker", data.get("worker")),
         ("attempts", data.get("attempts")),
@@ -181,17 +205,19 @@ class TaskTable:
         self.data = data
 
     def table(self, short: bool) -> Table:
-        table = _table("id", "status", "wait", "progress", "created", "result")
+        table = _table("id", "status", "job", "progress", "created", "result")
         for column in table.columns[:-1]:
             column.no_wrap = True
         for entry in self.data:
-            outcome = entry.get("error") or entry.get("result") or ""
+            outcome = entry.get("error") or entry.get("result")
+            if outcome is not None and not isinstance(outcome, str):
+                outcome = _args(outcome).plain
             created = _when(entry.get("created_at"))
             table.add_row(
                 entry["id"][:SHORT_ID] if short else entry["id"], _status(entry["status"]),
-                f"{entry['wait_time']} s", f"{entry['progress'] * 100:.0f}%",
+                Text(str(entry.get("job", "sleep"))), f"{entry['progress'] * 100:.0f}%",
                 created[5:] if short else created,  # without the year
-                Text(outcome),
+                Text(outcome or ""),
             )
         return table
 
@@ -216,10 +242,11 @@ def tasks(data: list[dict]) -> RenderableType:
 
 def task_submitted(data: dict) -> Group:
     task_id = data["id"]
+    wait_time = data.get("wait_time")
+    runs = f"runs {wait_time} s" if wait_time is not None else f"job {data.get('job')}"
     return Group(
         Text.assemble(
-            "accepted task ", (task_id, "bold"), " (", _status(data["status"]),
-            f", runs {data['wait_time']} s)",
+            "accepted task ", (task_id, "bold"), " (", _status(data["status"]), f", {runs})",
         ),
         Text(f"  follow it:   fpx task wait {task_id}", style="dim"),
         Text(f"  look it up:  fpx task get {task_id}", style="dim"),
@@ -233,6 +260,46 @@ def task_counts(counts: dict) -> Text:
         if n:
             parts.extend([", " if parts else "", (f"{n} ", "bold"), _status(status)])
     return Text.assemble(*parts) if parts else Text("none", style="dim")
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+def _type(schema: dict) -> str:
+    """A JSON Schema's type in a few words: `integer`, `array of number`, `string | null`."""
+    if "anyOf" in schema:
+        return " | ".join(_type(s) for s in schema["anyOf"])
+    if "type" not in schema and "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    kind = str(schema.get("type", "any"))
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return f"array of {_type(schema['items'])}"
+    return kind
+
+
+def _parameters(schema: dict) -> Text:
+    """One line per parameter, as a signature writes it: `name: type = default`."""
+    required = set(schema.get("required", []))
+    lines = []
+    for name, prop in (schema.get("properties") or {}).items():
+        line = Text.assemble((name, "bold"), f": {_type(prop)}")
+        if name not in required:
+            line.append(f" = {json.dumps(prop.get('default'), ensure_ascii=False)}", "dim")
+        lines.append(line)
+    return Text("\n").join(lines) if lines else Text("(none)", "dim")
+
+
+def jobs(data: list[dict]) -> Table:
+    """Each job: how it runs, its parameters (name, type, default) and what it does."""
+    table = _table("job", "runs", "parameters", "description")
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    for job in data:
+        table.add_row(
+            Text(job["name"], "cyan"), Text(job["runs"]), _parameters(job.get("parameters") or {}),
+            Text(job.get("description", "")),
+        )
+    return table
 
 
 # -- health, server, check ---------------------------------------------------------------------

@@ -45,14 +45,14 @@ JsonOption = Annotated[bool, typer.Option(
 )]
 
 
-def _positive(value: float | None) -> float | None:
+def positive_seconds(value: float | None) -> float | None:
     if value is not None and not 0 < value < float("inf"):
         raise typer.BadParameter("must be more than 0 seconds")
     return value
 
 
 RequestTimeoutOption = Annotated[float | None, typer.Option(
-    "--request-timeout", metavar="SECONDS", callback=_positive, rich_help_panel=GLOBAL_PANEL,
+    "--request-timeout", metavar="SECONDS", callback=positive_seconds, rich_help_panel=GLOBAL_PANEL,
     show_default=False,
     help=f"Seconds each HTTP request may take. Default: {DEFAULT_REQUEST_TIMEOUT:g}.",
 )]

@@ -50,6 +50,14 @@ def main(args: list[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"fpx: bad settings:\n{exc}\n")
         return 2
+    if settings.jobs:
+        from server.jobs import JobLoadError, JobRegistry
+
+        try:  # here too, for one clear line: uvicorn shows a traceback for a failed factory
+            JobRegistry.with_builtins(settings.jobs)
+        except JobLoadError as exc:
+            sys.stderr.write(f"fpx: {exc}\n")
+            return 2
     log_config = serve_log_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
     if settings.api_token is None and not is_loopback(settings.host):

@@ -7,14 +7,16 @@ from fastapi_offline import FastAPIOffline
 
 from server import __version__
 from server.errors import install_error_handling
+from server.jobs import JobRegistry
 from server.lifespan import Phase, lifespan
-from server.routers import health, items, predict, tasks, users
+from server.registry import BUILTIN_MODEL
+from server.routers import health, items, jobs, predict, tasks, users
+from server.schemas import task_create_forms
 from server.settings import Settings
-from server.tasks import Job, sleep_job
 
 
-def create_app(settings: Settings | None = None, *, job: Job | None = None) -> FastAPI:
-    """Build the fpx app. `job` replaces the demo sleep job (tests use it to make one fail)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the fpx app; its jobs are the built-in ones and those of `settings.jobs`."""
     settings = settings or Settings()
     # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN: without internet they are
     # blank pages. fastapi-offline serves the same pages with those assets from its package.
@@ -25,7 +27,8 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.job = job or sleep_job
+    # Built here, not in the lifespan: the OpenAPI document shows each job's args.
+    app.state.jobs = JobRegistry.with_builtins(settings.jobs)
     app.state.phase = Phase.STARTING
     # Access control costs nothing when it is off: the dependency is only added when on.
     guarded: dict = {}
@@ -37,7 +40,7 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     # Routes are matched in the order they are included: the hottest, /predict, comes first.
     app.include_router(predict.router, **guarded)
     app.include_router(health.router)
-    for module in (users, items, tasks):
+    for module in (users, items, jobs, tasks):
         app.include_router(module.router, **guarded)
     if settings.metrics:
         from server.metrics import Metrics, MetricsMiddleware
@@ -49,20 +52,23 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
         # guards answer first, and the route that answered is known when it counts.
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handling(app, settings.max_body_size)
-    _document_limits(app, settings)
+    _document_jobs(app, settings)
     return app
 
 
-def _document_limits(app: FastAPI, settings: Settings) -> None:
-    """Put the limits that come from settings into the OpenAPI document, which FastAPI builds
-    from the static models: wait_time's maximum is this server's max_wait."""
+def _document_jobs(app: FastAPI, settings: Settings) -> None:
+    """Put what comes from settings into the OpenAPI document, which FastAPI builds from the
+    static models: a POST /tasks body is one of the forms of this server's jobs, each with its
+    args (server.schemas.task_create_forms), wait_time at most its max_wait."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            wait_time = schema["components"]["schemas"]["TaskCreate"]["properties"]["wait_time"]
-            wait_time["maximum"] = settings.max_wait
+            models = [BUILTIN_MODEL, *(spec.name for spec in settings.models)]
+            schema["components"]["schemas"].update(
+                task_create_forms(app.state.jobs, settings.max_wait, models)
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 

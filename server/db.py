@@ -9,12 +9,13 @@ a task is one short transaction.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ log = logging.getLogger("fpx.db")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SEED_USERS = ("Rick", "Morty")
 
 SCHEMA = """
@@ -47,10 +48,13 @@ CREATE TABLE IF NOT EXISTS items (
     description TEXT,
     created_at REAL NOT NULL
 );
+-- wait_time is version 1's (sleep was the only job); kept, so that migrating a version-1
+-- database needs no rebuild of its table: the sleep job's, 0 for the others. args and result
+-- are JSON text.
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
-    wait_time INTEGER NOT NULL,
+    wait_time INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
@@ -58,7 +62,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     result TEXT,
     error TEXT,
     worker TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    job TEXT NOT NULL DEFAULT 'sleep',
+    args TEXT NOT NULL DEFAULT '{}',
+    message TEXT,
+    time_limit REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
 CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (status, created_at)
@@ -72,9 +80,24 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 """
 
+# Indexes on columns a migration adds: made once the schema is current.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS tasks_job ON tasks (job, created_at);
+"""
+
+# Version 1 -> 2: tasks run named jobs with JSON args and any JSON result.
+MIGRATE_1_TO_2 = (
+    "ALTER TABLE tasks ADD COLUMN job TEXT NOT NULL DEFAULT 'sleep'",
+    "ALTER TABLE tasks ADD COLUMN args TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE tasks ADD COLUMN message TEXT",
+    "ALTER TABLE tasks ADD COLUMN time_limit REAL",
+    "UPDATE tasks SET args = json_object('wait_time', wait_time),"
+    " result = CASE WHEN result IS NULL THEN NULL ELSE json_quote(result) END",
+)
+
 TASK_COLUMNS = (
-    "id, status, wait_time, created_at, started_at, finished_at, progress, result, error, "
-    "worker, attempts"
+    "id, status, job, args, created_at, started_at, finished_at, progress, message, result, "
+    "error, worker, attempts, time_limit"
 )
 
 
@@ -82,15 +105,18 @@ def _task(row: tuple[Any, ...]) -> Task:
     return Task(
         id=row[0],
         status=TaskStatus(row[1]),
-        wait_time=row[2],
-        created_at=row[3],
-        started_at=row[4],
-        finished_at=row[5],
-        progress=row[6],
-        result=row[7],
-        error=row[8],
-        worker=row[9],
-        attempts=row[10],
+        job=row[2],
+        args=json.loads(row[3]),
+        created_at=row[4],
+        started_at=row[5],
+        finished_at=row[6],
+        progress=row[7],
+        message=row[8],
+        result=None if row[9] is None else json.loads(row[9]),
+        error=row[10],
+        worker=row[11],
+        attempts=row[12],
+        time_limit=row[13],
     )
 
 
@@ -242,6 +268,7 @@ class SQLiteStore:
             self._conn = conn
             conn.executescript(SCHEMA)  # idempotent; executescript commits on its own
             self._write(self._migrate)
+            conn.executescript(INDEXES)
         except sqlite3.Error as exc:
             conn.close()
             self._conn = None
@@ -266,6 +293,14 @@ class SQLiteStore:
                 f"database {self.path} has schema version {row[0]}, newer than this fpx "
                 f"({SCHEMA_VERSION})"
             )
+        elif int(row[0]) == 1:
+            for statement in MIGRATE_1_TO_2:
+                conn.execute(statement)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
+            log.info("migrated database %s from schema version 1 to %d", self.path,
+                     SCHEMA_VERSION)
 
     async def close(self) -> None:
         if self._executor is None:
@@ -337,28 +372,35 @@ class SQLiteStore:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    async def create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task:
-        return await self._create(task_id, wait_time, max_unfinished)
+    async def create_task(
+        self,
+        task_id: str,
+        job: str,
+        args: dict[str, Any],
+        max_unfinished: int,
+        time_limit: float | None = None,
+    ) -> Task:
+        return await self._create(task_id, job, json.dumps(args), max_unfinished, time_limit)
 
-    def _create_tasks(
-        self, conn: sqlite3.Connection, calls: list[tuple[str, int, int]]
-    ) -> list[Task | Exception]:
+    def _create_tasks(self, conn: sqlite3.Connection, calls: list[tuple]) -> list[Task | Exception]:
         # Bounded by the limit + 1, so a full queue costs the same as a nearly full one.
         unfinished = conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status IN ('pending', 'running')"
             " LIMIT ?)",
-            (max(limit for _, _, limit in calls),),
+            (max(call[3] for call in calls),),
         ).fetchone()[0]
         results: list[Task | Exception] = []
-        for task_id, wait_time, max_unfinished in calls:
+        for task_id, job, args, max_unfinished, time_limit in calls:
             if unfinished >= max_unfinished:
                 results.append(QueueFullError(min(unfinished, max_unfinished)))
                 continue
+            wait_time = json.loads(args).get("wait_time", 0) if job == "sleep" else 0
             try:
                 row = conn.execute(
-                    f"INSERT INTO tasks (id, status, wait_time, created_at) VALUES (?, ?, ?, ?) "
-                    f"RETURNING {TASK_COLUMNS}",
-                    (task_id, TaskStatus.PENDING.value, wait_time, time.time()),
+                    "INSERT INTO tasks (id, status, job, args, wait_time, time_limit, created_at)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {TASK_COLUMNS}",
+                    (task_id, TaskStatus.PENDING.value, job, args, wait_time, time_limit,
+                     time.time()),
                 ).fetchone()
             except sqlite3.IntegrityError:
                 results.append(DuplicateTaskError(task_id))
@@ -376,19 +418,19 @@ class SQLiteStore:
         ).fetchone()
         return _task(row) if row else None
 
-    async def list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]:
-        return await self._run(self._list_tasks, status, limit)
+    async def list_tasks(
+        self, status: TaskStatus | None, limit: int, job: str | None = None
+    ) -> list[Task]:
+        return await self._run(self._list_tasks, status, limit, job)
 
-    def _list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]:
-        if status is None:
-            sql = f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?"
-            args: tuple[Any, ...] = (limit,)
-        else:
-            sql = (
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = ? "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ?"
-            )
-            args = (status.value, limit)
+    def _list_tasks(self, status: TaskStatus | None, limit: int, job: str | None) -> list[Task]:
+        where = [(c, v) for c, v in (("status", status), ("job", job)) if v is not None]
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks "
+            + ("WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) + " " if where else "")
+            + "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        )
+        args = (*(str(v) for _, v in where), limit)
         return [_task(r) for r in self.conn.execute(sql, args).fetchall()]
 
     async def count_tasks(self) -> dict[TaskStatus, int]:
@@ -400,22 +442,27 @@ class SQLiteStore:
             counts[TaskStatus(status)] = n
         return counts
 
-    async def claim_tasks(self, worker: str, limit: int, task_id: str | None = None) -> list[Task]:
-        """Atomically move up to `limit` pending tasks (oldest first, or just `task_id`) to
-        running under `worker`. A task is claimed by exactly one worker."""
-        if limit <= 0:
+    async def claim_tasks(
+        self, worker: str, limit: int, task_id: str | None = None,
+        jobs: Collection[str] | None = None,
+    ) -> list[Task]:
+        """Atomically move up to `limit` pending tasks (oldest first, or just `task_id`), of
+        the given jobs only when `jobs` is given, to running under `worker`. A task is claimed
+        by exactly one worker."""
+        if limit <= 0 or (jobs is not None and not jobs):
             return []
         if task_id is not None:
             return await self._claim(worker, task_id)
-        return await self._run(self._claim_tasks, worker, limit)
+        return await self._run(self._claim_tasks, worker, limit, jobs)
 
-    def _claim_tasks(self, worker: str, limit: int) -> list[Task]:
+    def _claim_tasks(self, worker: str, limit: int, jobs: Collection[str] | None) -> list[Task]:
+        only = "" if jobs is None else f"AND job IN ({','.join('?' * len(jobs))}) "
         rows = self.conn.execute(
             "UPDATE tasks SET status = 'running', worker = ?, started_at = ?, "
             "attempts = attempts + 1 WHERE id IN (SELECT id FROM tasks WHERE status = "
-            "'pending' ORDER BY created_at, rowid LIMIT ?) "
+            f"'pending' {only}ORDER BY created_at, rowid LIMIT ?) "
             f"RETURNING {TASK_COLUMNS}",
-            (worker, time.time(), limit),
+            (worker, time.time(), *(jobs or ()), limit),
         ).fetchall()
         return [_task(r) for r in rows]
 
@@ -433,28 +480,44 @@ class SQLiteStore:
             for worker, task_id in calls
         ]
 
+    async def record_progress(
+        self, worker: str, updates: list[tuple[str, float, str | None]]
+    ) -> None:
+        """Write the progress jobs reported, in one transaction, for the tasks still running
+        under `worker` (a task that ended meanwhile keeps what its end wrote)."""
+        if updates:
+            await self._run(self._write, lambda conn: conn.executemany(
+                "UPDATE tasks SET progress = ?, message = coalesce(?, message) "
+                "WHERE id = ? AND status = 'running' AND worker = ?",
+                [(progress, message, task_id, worker) for task_id, progress, message in updates],
+            ))
+
     async def finish_task(
         self,
         task_id: str,
         worker: str,
         status: TaskStatus,
         progress: float,
-        result: str | None = None,
+        result: Any = None,
         error: str | None = None,
+        message: str | None = None,
     ) -> bool:
         """Record how a running task ended; False when it is no longer this worker's to end
-        (cancelled meanwhile, or interrupted by a worker that took this one for dead)."""
-        return await self._finish(task_id, worker, status, progress, result, error)
+        (cancelled meanwhile, or interrupted by a worker that took this one for dead).
+        `result` is any JSON value (None for none); `message` keeps the last one if None."""
+        encoded = None if result is None else json.dumps(result, allow_nan=False)
+        return await self._finish(task_id, worker, status, progress, encoded, error, message)
 
     def _finish_each(self, conn: sqlite3.Connection, calls: list[tuple]) -> list[bool]:
         now = time.time()
         return [
             conn.execute(
                 "UPDATE tasks SET status = ?, finished_at = ?, progress = ?, result = ?, "
-                "error = ? WHERE id = ? AND status = 'running' AND worker = ?",
-                (status.value, now, progress, result, error, task_id, worker),
+                "error = ?, message = coalesce(?, message) "
+                "WHERE id = ? AND status = 'running' AND worker = ?",
+                (status.value, now, progress, result, error, message, task_id, worker),
             ).rowcount > 0
-            for task_id, worker, status, progress, result, error in calls
+            for task_id, worker, status, progress, result, error, message in calls
         ]
 
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
@@ -467,11 +530,10 @@ class SQLiteStore:
             task = self._get_task(task_id)
             if task is None or task.status not in UNFINISHED:
                 return task, False
-            now = time.time()
             row = conn.execute(
-                "UPDATE tasks SET status = 'cancelled', finished_at = ?, progress = ? "
+                "UPDATE tasks SET status = 'cancelled', finished_at = ? "
                 f"WHERE id = ? RETURNING {TASK_COLUMNS}",
-                (now, task.progress_at(now), task_id),
+                (time.time(), task_id),
             ).fetchone()
             return _task(row), True
 
@@ -528,17 +590,14 @@ class SQLiteStore:
                     live.append(wid)
             live.append(worker)
             marks = ",".join("?" * len(live))
+            # Progress stays where the job last reported it.
             rows = conn.execute(
                 "UPDATE tasks SET status = 'interrupted', finished_at = ?, "
-                # Progress where it stopped: at the dead worker's last heartbeat.
-                "progress = CASE WHEN wait_time > 0 THEN min(1.0, max(0.0, (coalesce("
-                "  (SELECT min(heartbeat_at, ?) FROM workers w WHERE w.id = tasks.worker), ?)"
-                "  - started_at) / wait_time)) ELSE 0.0 END, "
                 "error = 'interrupted: the worker running it (' || coalesce(worker, '?') || "
                 "') stopped before it finished' "
                 f"WHERE status = 'running' AND (worker IS NULL OR worker NOT IN ({marks})) "
                 "RETURNING id",
-                (now, now, now, *live),
+                (now, *live),
             ).fetchall()
             if dead:
                 conn.executemany("DELETE FROM workers WHERE id = ?", [(w,) for w in dead])

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from server.jobs import JobRegistry
 from server.registry import ModelRegistry
 from server.schemas import UserPublic
 from server.settings import Settings
@@ -23,6 +24,10 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
+
+
+async def get_jobs(request: Request) -> JobRegistry:
+    return request.app.state.jobs
 
 
 async def get_store(request: Request) -> Store:
@@ -39,6 +44,7 @@ async def get_current_user(settings: Annotated[Settings, Depends(get_settings)])
 
 
 ModelsDep = Annotated[ModelRegistry, Depends(get_registry)]
+JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[TaskRunner, Depends(get_runner)]
 CurrentUser = Annotated[UserPublic, Depends(get_current_user)]

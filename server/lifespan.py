@@ -101,11 +101,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
             runner = TaskRunner(
                 store,
+                app.state.jobs,
+                models=registry,
                 max_running=settings.max_running,
                 heartbeat_interval=settings.heartbeat_interval,
                 lease_timeout=settings.lease_timeout,
                 shutdown_timeout=settings.shutdown_timeout,
-                job=app.state.job,
+                job_processes=settings.job_processes,
+                cancel_grace=settings.cancel_grace,
             )
             with _Step("starting task runner"):
                 await runner.start()

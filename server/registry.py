@@ -9,7 +9,6 @@ thread hop, and loading it is not worth starting the thread pool for.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 import time
@@ -20,7 +19,7 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 
-from server.settings import ModelSpec
+from server.settings import ModelSpec, resolve
 
 log = logging.getLogger("fpx.models")
 
@@ -93,10 +92,7 @@ class LoadedModel:
 
 
 def _resolve(loader: str) -> Callable[[], Any]:
-    module_name, _, attr_path = loader.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for attr in attr_path.split("."):
-        obj = getattr(obj, attr)
+    obj = resolve(loader)
     if not callable(obj):
         raise TypeError(f"{loader} is not callable")
     return obj

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from server.jobs import MODEL_NAME_MARK, JobKind, JobRegistry
 from server.registry import BUILTIN_MODEL
 from server.store import Item, Task, TaskStatus
 
@@ -90,44 +90,121 @@ class ItemPublic(BaseModel):
         )
 
 
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+TimeLimit = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+
+
 class TaskCreate(BaseModel):
+    """Either `{"job": NAME, "args": {...}}` or the sleep job's shorthand `{"wait_time": N}`.
+
+    The job's args are checked against its signature by the route (server/jobs.py); the
+    OpenAPI document shows each job's form (see task_create_forms)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    # A default of None that JSON cannot give: `"job": null` is refused, not taken as absent.
+    job: str = Field(None, description="the job to run (GET /jobs)")  # type: ignore[assignment]
+    args: dict[str, Any] = Field(None, description="the job's arguments")  # type: ignore[assignment]
     # strict: "5", 5.0, true and null are refused, not coerced.
-    wait_time: Annotated[
-        int, Field(strict=True, ge=0, description="seconds the job runs, 0..max_wait")
-    ]
+    wait_time: NonNegativeInt = Field(  # type: ignore[assignment]
+        None, description="shorthand for {\"job\": \"sleep\", \"args\": {\"wait_time\": N}}",
+    )
     id: UUID | None = Field(None, description="a client-chosen id; one is made if absent")
+    time_limit: TimeLimit = Field(  # type: ignore[assignment]
+        None, description="seconds the job may run before it is stopped (FPX_JOB_TIME_LIMIT)",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TaskCreate:
+        if "wait_time" in self.model_fields_set and self.model_fields_set & {"job", "args"}:
+            raise ValueError("give either wait_time (the sleep shorthand) or job and args")
+        return self
+
+
+def task_create_forms(jobs: JobRegistry, max_wait: int, models: list[str]) -> dict[str, dict]:
+    """JSON Schemas of each form of a POST /tasks body, by name, with the models they refer to
+    (as `#/components/schemas/...`), for the OpenAPI document."""
+    from pydantic.json_schema import models_json_schema  # only when /openapi.json is asked for
+
+    extra = {
+        "id": (UUID | None, Field(None)),
+        "time_limit": (TimeLimit, Field(None)),
+    }
+    config = ConfigDict(extra="forbid")
+    forms = [create_model(
+        "TaskCreateSleepShorthand", __config__=config,
+        wait_time=(Annotated[int, Field(strict=True, ge=0, le=max_wait)], ...), **extra,
+    )]
+    for spec in jobs.specs():
+        required = bool(spec.schema().get("required"))
+        forms.append(create_model(
+            f"TaskCreate_{spec.name}", __config__=config,
+            job=(Literal[spec.name], ...),  # type: ignore[valid-type]
+            args=(spec.args_model, ... if required else Field(None)),
+            **extra,
+        ))
+    _, defs = models_json_schema(
+        [(form, "validation") for form in forms], ref_template="#/components/schemas/{model}"
+    )
+    schemas = defs["$defs"]
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            if prop.pop(MODEL_NAME_MARK, False):
+                prop["enum"] = models
+            if name == "wait_time" and "sleep" in schema.get("title", ""):
+                prop["maximum"] = max_wait
+    schemas["TaskCreate"] = {
+        "oneOf": [{"$ref": f"#/components/schemas/{form.__name__}"} for form in forms],
+        "title": "TaskCreate",
+    }
+    return schemas
 
 
 class TaskPublic(BaseModel):
     id: UUID
     status: TaskStatus
-    wait_time: int
+    job: str = Field(description="the job it runs (GET /jobs)")
+    args: dict[str, Any] = Field(description="the job's arguments, defaults filled in")
+    wait_time: int | None = Field(description="the sleep job's wait_time; null for other jobs")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    progress: Annotated[float, Field(ge=0.0, le=1.0)]
-    result: str | None
+    progress: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        description="what the job last reported, 0..1; 1 once it succeeded"
+    )
+    message: str | None = Field(description="the job's last progress note")
+    result: Any = Field(description="what the job returned: any JSON value")
     error: str | None
     worker: str | None = Field(None, description="the worker that ran (or runs) it")
     attempts: int = Field(0, description="how many times a worker started it")
+    time_limit: float | None = Field(description="seconds it may run before it is stopped")
 
     @classmethod
     def of(cls, task: Task) -> TaskPublic:
         return cls(
             id=UUID(task.id),
             status=task.status,
-            wait_time=task.wait_time,
+            job=task.job,
+            args=task.args,
+            wait_time=task.args.get("wait_time") if task.job == "sleep" else None,
             created_at=_utc(task.created_at),
             started_at=_utc(task.started_at),
             finished_at=_utc(task.finished_at),
-            progress=task.progress_at(time.time()),
+            progress=task.progress,
+            message=task.message,
             result=task.result,
             error=task.error,
             worker=task.worker,
             attempts=task.attempts,
+            time_limit=task.time_limit,
         )
+
+
+class JobPublic(BaseModel):
+    name: str
+    description: str = Field(description="the first line of the job's docstring")
+    runs: JobKind = Field(description="on the event loop (async), in a thread, or in a process")
+    parameters: dict[str, Any] = Field(description="the job's args, as JSON Schema")
 
 
 class TaskCounts(BaseModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +20,16 @@ def default_db_path() -> Path:
     return Path(base) / "fpx" / "fpx.db"
 
 
+def _entry(kind: str, text: str) -> tuple[str, str]:
+    """`name=module:attr` split into its name and target; ValueError naming the entry."""
+    name, sep, target = text.partition("=")
+    name, target = name.strip(), target.strip()
+    module, colon, attr = target.partition(":")
+    if not sep or not name or not colon or not module or not attr:
+        raise ValueError(f"{kind} {text!r} is not of the form name=module:attr")
+    return name, target
+
+
 class ModelSpec(BaseModel):
     """One configured model: `name=module:attr`, where module:attr is its loader."""
 
@@ -26,15 +38,40 @@ class ModelSpec(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> ModelSpec:
-        name, sep, loader = text.partition("=")
-        name, loader = name.strip(), loader.strip()
-        module, colon, attr = loader.partition(":")
-        if not sep or not name or not colon or not module or not attr:
-            raise ValueError(f"model {text!r} is not of the form name=module:attr")
+        name, loader = _entry("model", text)
         return cls(name=name, loader=loader)
 
     def __str__(self) -> str:
         return f"{self.name}={self.loader}"
+
+
+class JobEntry(BaseModel):
+    """One configured job: `name=module:attr`, where module:attr is the job's function."""
+
+    name: str
+    target: str
+
+
+def _job_entry(text: str) -> JobEntry:
+    name, target = _entry("job", text)
+    return JobEntry(name=name, target=target)
+
+
+def resolve(target: str) -> Any:
+    """The object `module:attr` names (attr may be dotted), importing its module."""
+    module_name, _, attr_path = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        obj = getattr(obj, attr)
+    return obj
+
+
+def _entries(parse: Callable[[str], BaseModel], value: object) -> object:
+    if isinstance(value, str):
+        return [parse(part) for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [parse(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 class Settings(BaseSettings):
@@ -69,15 +106,28 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(5.0, gt=0)
     # How long a request waits for a database another process holds locked.
     db_busy_timeout: float = Field(10.0, ge=0)
+    # Jobs added to the built-in ones, `name=module:attr,...` (docs/jobs.md).
+    jobs: Annotated[list[JobEntry], NoDecode] = Field(default_factory=lambda: [])
+    job_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1,
+        description="worker processes for plain `def` jobs, per server worker",
+    )
+    job_time_limit: float | None = Field(
+        None, gt=0, description="seconds a task may run unless it sets its own time_limit",
+    )
+    cancel_grace: float = Field(
+        2.0, ge=0, description="seconds a cancelled process job has before it is terminated",
+    )
 
     @field_validator("models", mode="before")
     @classmethod
     def _parse_models(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [ModelSpec.parse(part) for part in value.split(",") if part.strip()]
-        if isinstance(value, list | tuple):
-            return [ModelSpec.parse(v) if isinstance(v, str) else v for v in value]
-        return value
+        return _entries(ModelSpec.parse, value)
+
+    @field_validator("jobs", mode="before")
+    @classmethod
+    def _parse_jobs(cls, value: object) -> object:
+        return _entries(_job_entry, value)
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -8,8 +8,9 @@ No FastAPI imports here.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TaskStatus(enum.StrEnum):
@@ -61,27 +62,23 @@ class Item:
 
 @dataclass(slots=True, frozen=True)
 class Task:
-    """A task row. Times are Unix seconds; `progress` is stored once the task has ended."""
+    """A task row. Times are Unix seconds; `args` and `result` are JSON values; `progress` and
+    `message` are what the job last reported (written at most every 0.5 s while it runs)."""
 
     id: str
     status: TaskStatus
-    wait_time: int
+    job: str
+    args: dict[str, Any]
     created_at: float
     started_at: float | None
     finished_at: float | None
     progress: float
-    result: str | None
+    message: str | None
+    result: Any
     error: str | None
     worker: str | None
     attempts: int
-
-    def progress_at(self, now: float) -> float:
-        """0.0..1.0: the elapsed part of wait_time while running, as stored otherwise."""
-        if self.status is TaskStatus.RUNNING and self.started_at is not None:
-            if self.wait_time <= 0:
-                return 0.0
-            return max(0.0, min(1.0, (now - self.started_at) / self.wait_time))
-        return self.progress
+    time_limit: float | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -107,21 +104,35 @@ class Store(Protocol):
     async def delete_item(self, item_id: int) -> bool: ...
 
     # tasks
-    async def create_task(self, task_id: str, wait_time: int, max_unfinished: int) -> Task: ...
+    async def create_task(
+        self,
+        task_id: str,
+        job: str,
+        args: dict[str, Any],
+        max_unfinished: int,
+        time_limit: float | None = None,
+    ) -> Task: ...
     async def get_task(self, task_id: str) -> Task | None: ...
-    async def list_tasks(self, status: TaskStatus | None, limit: int) -> list[Task]: ...
+    async def list_tasks(
+        self, status: TaskStatus | None, limit: int, job: str | None = None
+    ) -> list[Task]: ...
     async def count_tasks(self) -> dict[TaskStatus, int]: ...
     async def claim_tasks(
-        self, worker: str, limit: int, task_id: str | None = None
+        self, worker: str, limit: int, task_id: str | None = None,
+        jobs: Collection[str] | None = None,
     ) -> list[Task]: ...
+    async def record_progress(
+        self, worker: str, updates: list[tuple[str, float, str | None]]
+    ) -> None: ...
     async def finish_task(
         self,
         task_id: str,
         worker: str,
         status: TaskStatus,
         progress: float,
-        result: str | None = None,
+        result: Any = None,
         error: str | None = None,
+        message: str | None = None,
     ) -> bool: ...
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]: ...
     async def heartbeat(self, worker: str, running: list[str]) -> list[str]: ...

@@ -1,69 +1,94 @@
-"""The task runner: bounded execution of background jobs, leases, cancels, recovery.
+"""The task runner: bounded execution of jobs, leases, cancels, recovery.
 
-Jobs run as asyncio tasks owned by the runner, at most `max_running` at once per worker process,
-apart from the request threadpool: a sleeping job costs a timer, not a thread. Every state change
-goes through the Store, so all workers on one database see the same tasks; a maintenance loop
-renews this worker's lease, stops jobs cancelled through another worker, ends the tasks of dead
-workers and claims pending work. No FastAPI imports here.
+Each running task is an asyncio task owned by the runner, at most `max_running` at once per
+worker process. What it awaits depends on the job (server/jobs.py): an async job runs right
+there on the event loop, a thread job in the runner's own threads, a process job in one of the
+job processes (server/jobpool.py); a process job is claimed only when a process is free. Every
+state change goes through the Store, so all workers on one database see the same tasks; a
+maintenance loop renews this worker's lease, stops jobs cancelled through another worker, ends
+the tasks of dead workers and claims pending work. No FastAPI imports here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from server import logs
+from server.jobpool import JobFailed, JobProcess, ProcessPool
+from server.jobs import JobContext, JobKind, JobRegistry, JobSpec
 from server.store import Store, Task, TaskStatus
 
-log = logging.getLogger("fpx.tasks")
+if TYPE_CHECKING:
+    from server.registry import ModelRegistry
 
-Job = Callable[[Task], Awaitable[str]]
+log = logging.getLogger("fpx.tasks")
 
 INTERRUPTED_BY_STOP = "interrupted: the server stopped while it ran"
 # Seconds between attempts to record a job's end while the store refuses, doubling up to max.
 RECORD_RETRY_FIRST = 0.1
 RECORD_RETRY_MAX = 5.0
-
-
-async def sleep_job(task: Task) -> str:
-    """The demo job: wait `wait_time` seconds without holding a thread."""
-    await asyncio.sleep(task.wait_time)
-    return f"task done after {task.wait_time}"
+# Progress reported by jobs is written to the store at most this often (and at their end).
+PROGRESS_WRITE_INTERVAL = 0.5
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def time_limit_exceeded(limit: float) -> str:
+    return f"time limit of {limit:g} s exceeded"
+
+
 class TaskRunner:
     def __init__(
         self,
         store: Store,
+        jobs: JobRegistry,
         *,
         max_running: int,
         heartbeat_interval: float,
         lease_timeout: float,
         shutdown_timeout: float,
-        job: Job = sleep_job,
+        models: ModelRegistry | None = None,
+        job_processes: int = 1,
+        cancel_grace: float = 2.0,
     ) -> None:
         self.store = store
+        self.jobs = jobs
+        self.models = models
         self.max_running = max_running
         self.heartbeat_interval = heartbeat_interval
         self.lease_timeout = lease_timeout
         self.shutdown_timeout = shutdown_timeout
-        self.job = job
+        self.cancel_grace = cancel_grace
         self.worker_id = new_worker_id()
+        self._process_jobs = jobs.kinds(JobKind.PROCESS)
+        self._server_jobs = [name for name in jobs.names() if name not in self._process_jobs]
+        # Job processes only when some job needs them.
+        self.pool = ProcessPool(job_processes, self._wake_up) if self._process_jobs else None
         # Each running task, as claimed, and the asyncio task running its job.
         self._jobs: dict[str, tuple[Task, asyncio.Task[None]]] = {}
         self._claiming = 0  # slots held by claims still waiting for the store
+        self._claiming_processes = 0  # job processes held by those claims
+        # What each running job last reported, and which of those the store has yet to see.
+        self._reported: dict[str, tuple[float, str | None]] = {}
+        self._unwritten: set[str] = set()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._progress_writer: asyncio.Task[None] | None = None
         self._stopping = False
 
     @property
@@ -72,21 +97,26 @@ class TaskRunner:
 
     async def start(self) -> None:
         """Register this worker, end what dead workers left running, pick up pending work."""
+        if self.pool is not None:
+            self.pool.start()
         await self.store.heartbeat(self.worker_id, [])
         await self._recover()
         self._loop = asyncio.create_task(self._maintain(), name="fpx-task-runner")
+        self._progress_writer = asyncio.create_task(self._write_progress(), name="fpx-progress")
         await self._fill()
         log.info("task runner %s started (max %d running)", self.worker_id, self.max_running)
 
-    async def submit(self, task_id: str) -> None:
-        """Start a newly created task now if there is room; otherwise it waits, pending, for a
-        free slot on any worker. Called as the request's background task."""
+    async def submit(self, task: Task) -> None:
+        """Start a newly created task now if there is room (and, for a process job, a free
+        process); otherwise it waits, pending, for a free slot on any worker. Called as the
+        request's background task."""
         if self._stopping:
             return
-        if self._free_slots() < 1:
+        process = task.job in self._process_jobs
+        if self._free_slots() < 1 or (process and self._free_processes() < 1):
             self._wake.set()
             return
-        await self._claim(1, task_id)
+        await self._claim(1, task.id, processes=1 if process else 0)
 
     def cancel_local(self, task_id: str) -> bool:
         """Stop a job of this worker whose task was just cancelled in the store."""
@@ -98,7 +128,7 @@ class TaskRunner:
 
     async def stop(self) -> None:
         """Stop claiming; give running jobs up to `shutdown_timeout` to finish, then interrupt
-        them. Pending tasks stay pending for the next start."""
+        them and terminate the job processes. Pending tasks stay pending for the next start."""
         self._stopping = True
         if self._loop is not None:
             # Let the loop finish its pass rather than cancel it: a claim cancelled half-way
@@ -116,6 +146,11 @@ class TaskRunner:
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
                 await self._interrupt([task for task, job in entries if job in late])
+        if self._progress_writer is not None:
+            self._progress_writer.cancel()
+            await asyncio.gather(self._progress_writer, return_exceptions=True)
+        if self.pool is not None:
+            await self.pool.close()
         try:
             await self.store.remove_worker(self.worker_id)
         except Exception:
@@ -123,12 +158,12 @@ class TaskRunner:
 
     async def _interrupt(self, tasks: list[Task]) -> None:
         """Record tasks whose jobs a stop cut short (a no-op for one cancelled meanwhile)."""
-        now = time.time()
         try:
             for task in tasks:
+                progress, message = self._reported.pop(task.id, (task.progress, None))
                 await self.store.finish_task(
-                    task.id, self.worker_id, TaskStatus.INTERRUPTED, task.progress_at(now),
-                    error=INTERRUPTED_BY_STOP,
+                    task.id, self.worker_id, TaskStatus.INTERRUPTED, progress,
+                    error=INTERRUPTED_BY_STOP, message=message,
                 )
         except Exception:
             # The stop goes on: the next worker to start finds this one gone and marks them.
@@ -138,51 +173,115 @@ class TaskRunner:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _wake_up(self) -> None:
+        self._wake.set()
+
     def _launch(self, task: Task) -> None:
-        job = asyncio.create_task(self._execute(task), name=f"fpx-task-{task.id}")
+        try:
+            spec = self.jobs.get(task.job)
+        except LookupError:  # never claimed: claims name this worker's jobs
+            spec = None
+        process = None
+        if spec is not None and spec.kind is JobKind.PROCESS:
+            assert self.pool is not None
+            process = self.pool.take(task.id)  # now, so that no other claim counts it free
+        job = asyncio.create_task(self._execute(task, spec, process), name=f"fpx-task-{task.id}")
         self._jobs[task.id] = (task, job)
         # A callback, not a `finally` in _execute: a job cancelled before it ever ran (cancelled
         # straight after its claim) runs no code of its own, and would hold its slot for good.
-        job.add_done_callback(lambda _: self._forget(task.id))
+        job.add_done_callback(lambda _: self._forget(task.id, process))
 
-    def _forget(self, task_id: str) -> None:
+    def _forget(self, task_id: str, process: JobProcess | None) -> None:
+        if process is not None:
+            process.release_unused(task_id)
         del self._jobs[task_id]
+        self._reported.pop(task_id, None)
+        self._unwritten.discard(task_id)
         self._wake.set()
 
-    async def _execute(self, task: Task) -> None:
+    def _report(self, task_id: str, fraction: float, message: str | None) -> None:
+        """A job's progress, kept until the next write (called from any thread)."""
+        if message is None and task_id in self._reported:
+            message = self._reported[task_id][1]
+        self._reported[task_id] = (fraction, message)
+        self._unwritten.add(task_id)
+
+    async def _execute(self, task: Task, spec: JobSpec | None, process: JobProcess | None) -> None:
         # Cancelled (by the user, by a worker that took this one for dead, or by a stop), the
         # job just ends: the store already holds the outcome, or stop() records it.
         logs.task_id.set(task.id)  # this job's own asyncio task: every line it logs carries it
-        log.debug("task %s started (wait_time %d)", task.id, task.wait_time)
+        log.debug("task %s started (job %s)", task.id, task.job)
+        if spec is None:
+            await self._record(task, TaskStatus.FAILED, error=f"unknown job {task.job!r}")
+            return
         try:
-            result = await self.job(task)
+            kwargs = spec.bind(task.args)
+        except ValidationError as exc:  # its job changed since it was submitted
+            await self._record(task, TaskStatus.FAILED, error=f"args no longer valid: {exc}")
+            return
+        report = functools.partial(self._report, task.id)
+        limit = task.time_limit
+        try:
+            async with asyncio.timeout(limit) as scope:
+                result = await self._call(task, spec, kwargs, report, process)
+            encoded_ok = _json_error(result)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            log.info("task %s: %s", task.id, time_limit_exceeded(limit or 0))
+            await self._record(task, TaskStatus.FAILED, error=time_limit_exceeded(limit or 0))
+            return
+        except JobFailed as exc:
+            await self._record(task, TaskStatus.FAILED, error=str(exc))
+            return
         except Exception as exc:
             log.exception("task %s failed", task.id)
-            await self._record(
-                task, TaskStatus.FAILED, task.progress_at(time.time()),
-                error=f"{type(exc).__name__}: {exc}",
+            await self._record(task, TaskStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            return
+        if encoded_ok is not None:
+            await self._record(task, TaskStatus.FAILED, error=encoded_ok)
+        elif await self._record(task, TaskStatus.SUCCEEDED, result=result):
+            log.debug("task %s succeeded", task.id)
+
+    async def _call(
+        self, task: Task, spec: JobSpec, kwargs: dict[str, Any], report: Any,
+        process: JobProcess | None,
+    ) -> Any:
+        if process is not None:
+            return await process.run(
+                task.id, spec.fn, kwargs, spec.context_param, report, self.cancel_grace
             )
-        else:
-            if await self._record(task, TaskStatus.SUCCEEDED, 1.0, result=result):
-                log.debug("task %s succeeded", task.id)
+        cancelled = threading.Event()
+        if spec.context_param is not None:
+            kwargs[spec.context_param] = JobContext(task.id, report, cancelled, self.models)
+        if spec.kind is JobKind.ASYNC:
+            return await spec.fn(**kwargs)
+        try:
+            return await _in_thread(task.id, functools.partial(spec.fn, **kwargs))
+        except asyncio.CancelledError:
+            cancelled.set()  # the thread goes on until the job looks
+            raise
 
     async def _record(
         self,
         task: Task,
         status: TaskStatus,
-        progress: float,
-        result: str | None = None,
+        result: Any = None,
         error: str | None = None,
     ) -> bool:
         """Write how a job ended, retrying while the store refuses (a database locked past
         its busy timeout, a full disk): one failed write must not leave a task running for
         good. The job keeps its slot meanwhile; a stop cancels the retries and records the
         task interrupted."""
+        progress, message = self._reported.get(task.id, (task.progress, None))
+        if status is TaskStatus.SUCCEEDED:
+            progress = 1.0
         delay = RECORD_RETRY_FIRST
         while True:
             try:
                 return await self.store.finish_task(
-                    task.id, self.worker_id, status, progress, result=result, error=error
+                    task.id, self.worker_id, status, progress, result=result, error=error,
+                    message=message,
                 )
             except Exception:
                 log.exception(
@@ -191,25 +290,62 @@ class TaskRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECORD_RETRY_MAX)
 
+    async def _write_progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_WRITE_INTERVAL)
+            if not self._unwritten:
+                continue
+            ids, self._unwritten = self._unwritten, set()
+            updates = [(i, *self._reported[i]) for i in ids if i in self._reported]
+            try:
+                await self.store.record_progress(self.worker_id, updates)
+            except Exception:
+                log.exception("could not record the progress of %d tasks", len(updates))
+                self._unwritten |= ids
+
     async def _fill(self) -> None:
-        if not self._stopping:
-            await self._claim(self._free_slots())
+        if self._stopping:
+            return
+        slots = self._free_slots()
+        if slots <= 0:
+            return
+        if self.pool is None:
+            await self._claim(slots, jobs=self._server_jobs)
+            return
+        processes = self._free_processes()
+        if processes >= slots:
+            await self._claim(slots, jobs=self.jobs.names(), processes=slots)
+            return
+        # Process jobs take only the processes that are free; the rest of the slots go to
+        # the other jobs.
+        await self._claim(processes, jobs=self._process_jobs, processes=processes)
+        await self._claim(self._free_slots(), jobs=self._server_jobs)
 
     def _free_slots(self) -> int:
         return self.max_running - len(self._jobs) - self._claiming
 
-    async def _claim(self, limit: int, task_id: str | None = None) -> None:
+    def _free_processes(self) -> int:
+        assert self.pool is not None
+        return self.pool.free - self._claiming_processes
+
+    async def _claim(
+        self, limit: int, task_id: str | None = None, *, jobs: list[str] | None = None,
+        processes: int = 0,
+    ) -> int:
         if limit <= 0:
-            return
-        # Hold the slots while the claim is in flight, so concurrent claims never exceed
-        # max_running between them.
+            return 0
+        # Hold the slots (and processes) while the claim is in flight, so concurrent claims
+        # never exceed max_running, or the free processes, between them.
         self._claiming += limit
+        self._claiming_processes += processes
         try:
-            tasks = await self.store.claim_tasks(self.worker_id, limit, task_id)
+            tasks = await self.store.claim_tasks(self.worker_id, limit, task_id, jobs)
         finally:
             self._claiming -= limit
+            self._claiming_processes -= processes
         for task in tasks:
             self._launch(task)
+        return len(tasks)
 
     async def _recover(self) -> None:
         recovery = await self.store.recover(self.worker_id, self.lease_timeout)
@@ -245,3 +381,38 @@ class TaskRunner:
             except Exception:
                 # A locked or failing database must not end the runner: log and go on.
                 log.exception("task runner maintenance failed; retrying")
+
+
+def _in_thread(task_id: str, call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run `call` in a thread of its own and await its result.
+
+    A daemon thread, not an executor's: a thread cannot be stopped from outside, and the
+    interpreter waits at exit for an executor's threads, so a thread job that ignores its
+    cancel would keep a stopped server from ever exiting. One thread per running job, which
+    max_running bounds."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():  # cancelled meanwhile: nobody waits for it
+            (future.set_result if ok else future.set_exception)(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, call())
+        except BaseException as exc:  # handed to the awaiting task, which records it
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the server stopped
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name=f"fpx-job-{task_id}", daemon=True).start()
+    return future
+
+
+def _json_error(result: Any) -> str | None:
+    """Why JSON cannot hold a job's result, or None when it can."""
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"the job's result is not JSON-encodable: {exc}"
+    return None

@@ -1,17 +1,22 @@
-"""`fpx task submit | get | list | cancel | wait`: background tasks, and following one."""
+"""`fpx task submit | get | list | cancel | wait`: background tasks, and following one.
+
+`fpx task submit [JOB] [ARG]...` takes a job's args in HTTPie's syntax, `key=value` for a
+string and `key:=json` for any JSON value, so that what a shell user already knows works.
+"""
 
 from __future__ import annotations
 
 import enum
+import json
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli import completion
-from cli.errors import CliError, ExitCode, WaitTimeout
-from cli.session import Session, add_group_options, session_command
+from cli.errors import CliError, ExitCode, UsageError, WaitTimeout
+from cli.session import Session, add_group_options, positive_seconds, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -21,6 +26,7 @@ add_group_options(app)
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 POLL_INTERVAL = 0.2
+DEFAULT_WAIT = 5  # seconds of a sleep submitted with no wait_time, as before jobs had args
 
 
 class Status(enum.StrEnum):
@@ -47,14 +53,28 @@ WaitLimit = Annotated[float | None, typer.Option(
 )]
 
 
+Args = Annotated[list[str] | None, typer.Argument(
+    metavar="JOB ARG", show_default=False,
+    help="The job (see `fpx jobs`; default: sleep), then its args as HTTPie writes them:"
+    " key=value for a string, key:=json for any JSON value.",
+)]
+
+
 @app.command("submit")
 @session_command()
 def submit(
     s: Session,
-    wait: Annotated[int, typer.Option(
+    words: Args = None,
+    wait: Annotated[int | None, typer.Option(
         "--wait", "-w", metavar="SECONDS", min=0,
-        help="How long the task runs, in whole seconds (0 to the server's FPX_MAX_WAIT).",
-    )] = 5,
+        help="Shorthand for `sleep wait_time:=SECONDS`.",
+        show_default=f"{DEFAULT_WAIT} when sleep gets no wait_time",
+    )] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", metavar="SECONDS", callback=positive_seconds,
+        help="Stop the job and fail the task after this long.",
+        show_default="the server's FPX_JOB_TIME_LIMIT",
+    )] = None,
     task_id: Annotated[uuid.UUID | None, typer.Option(
         "--id", metavar="UUID",
         help="Choose the task's id instead of letting the server choose one.",
@@ -69,19 +89,61 @@ def submit(
     """Submit a background task (POST /tasks).
 
     Prints its id and how to look it up. With --follow, shows its progress until
-    it ends and exits as `fpx task wait` does.
+    it ends, then its result, and exits as `fpx task wait` does.
 
     Examples:
       fpx task submit --wait 5
-      fpx task submit --wait 5 --follow
+      fpx task submit predict_batch inputs:='[1, 2.5, -3]' --follow
+      fpx task submit predict_batch inputs:='[1, 2]' model=answer_to_everything
       ID=$(fpx task submit --wait 5 --json | jq -r .id)
     """
-    task = s.api.submit_task(wait, str(task_id) if task_id else None)
+    job, args = job_and_args(words or [], wait)
+    task = s.api.submit_task(
+        job, args, task_id=str(task_id) if task_id else None, time_limit=time_limit
+    )
     if not follow:
         s.out.show(task, "task_submitted")
         return
     s.out.show_on_terminal(task, "task_submitted")
     follow_task(s, task, timeout)
+
+
+def job_and_args(words: list[str], wait: int | None) -> tuple[str, dict[str, Any]]:
+    """`[JOB] [ARG]...` and --wait as the job's name and args; UsageError for bad ones."""
+    job = "sleep"
+    if words and "=" not in words[0]:  # a job's name never has one; an ARG always does
+        job, words = words[0], words[1:]
+    args: dict[str, Any] = {}
+    for word in words:
+        key, value = parse_arg(word)
+        if key in args:
+            raise UsageError(f"ARG {word!r}: {key} is given twice")
+        args[key] = value
+    if wait is not None:
+        if job != "sleep" or "wait_time" in args:
+            raise UsageError("--wait is shorthand for `sleep wait_time:=N`: give one or the other")
+        args["wait_time"] = wait
+    elif job == "sleep" and not args:
+        args["wait_time"] = DEFAULT_WAIT
+    return job, args
+
+
+def parse_arg(word: str) -> tuple[str, Any]:
+    """HTTPie's syntax: `key=value` (a string) or `key:=json` (any JSON value)."""
+    sep = word.find("=")
+    if sep < 0:
+        raise UsageError(f"ARG {word!r} is not key=value (a string) or key:=json (any JSON)")
+    as_json = sep > 0 and word[sep - 1] == ":"
+    key = word[: sep - 1] if as_json else word[:sep]
+    if not key:
+        raise UsageError(f"ARG {word!r} has no key before its {'=' if not as_json else ':='}")
+    value = word[sep + 1:]
+    if not as_json:
+        return key, value
+    try:
+        return key, json.loads(value)
+    except ValueError as exc:
+        raise UsageError(f"ARG {word!r}: {key}:= needs a JSON value ({exc})") from None
 
 
 @app.command("get")
@@ -102,16 +164,20 @@ def list_tasks(
     status: Annotated[Status | None, typer.Option(
         "--status", help="Only tasks in this state.", show_default=False,
     )] = None,
+    job: Annotated[str | None, typer.Option(
+        "--job", metavar="NAME", help="Only tasks of this job.", show_default=False,
+    )] = None,
     limit: Annotated[int | None, typer.Option(
         min=1, max=1000, help="At most this many (1-1000).", show_default="100",
     )] = None,
 ) -> None:
     """List tasks, newest first (GET /tasks).
 
-    Example:
+    Examples:
       fpx task list --status running
+      fpx task list --job predict_batch
     """
-    s.out.show(s.api.tasks(status.value if status else None, limit), "tasks")
+    s.out.show(s.api.tasks(status.value if status else None, limit, job), "tasks")
 
 
 @app.command("cancel")

@@ -17,8 +17,11 @@ def test_check_a_running_server(fpx, server):
     assert [r for r in results if not r["ok"]] == []
     names = {r["check"] for r in results}
     for name in ("ready", "predict x=3.5", "predict x=inf rejected", "users list", "items add",
-                 "items get deleted", "task runs to the end", "task cancel", "task get unknown"):
+                 "items get deleted", "task runs to the end", "task cancel", "task get unknown",
+                 "jobs", "predict_batch runs to its result", "task bad args rejected"):
         assert name in names
+    batch = next(r for r in results if r["check"] == "predict_batch runs to its result")
+    assert batch["got"] == "succeeded [42.0, 105.0, -126.0]"
 
 
 def test_check_starts_and_stops_a_throwaway_server(fpx, monkeypatch):

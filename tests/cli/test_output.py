@@ -80,7 +80,7 @@ def test_task_list_fits_80_columns_with_short_ids(fpx):
     assert result.exit_code == 0, result.output
     lines = plain(result.stdout).splitlines()
     assert max(len(line) for line in lines) <= 80, result.stdout
-    assert lines[0].split() == ["id", "┃", "status", "┃", "wait", "┃", "progress", "┃",
+    assert lines[0].split() == ["id", "┃", "status", "┃", "job", "┃", "progress", "┃",
                                 "created", "┃", "result"]  # no header cut
     rows = [line for line in lines[2:] if not line.startswith(" ")][:-1]
     assert [row.split()[0] for row in rows] == [i[:8] for i in ids]

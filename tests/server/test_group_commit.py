@@ -23,10 +23,10 @@ async def store(db_path):
 
 async def test_a_duplicate_in_a_group_fails_alone(store):
     taken = str(uuid.uuid4())
-    await store.create_task(taken, 0, 100)
+    await store.create_task(taken, "sleep", {"wait_time": 0}, 100)
     ids = [taken] + [str(uuid.uuid4()) for _ in range(19)]
     results = await asyncio.gather(
-        *(store.create_task(i, 0, 100) for i in ids), return_exceptions=True
+        *(store.create_task(i, "sleep", {"wait_time": 0}, 100) for i in ids), return_exceptions=True
     )
     assert isinstance(results[0], DuplicateTaskError)
     assert [r.id for r in results[1:] if isinstance(r, Task)] == ids[1:]
@@ -35,14 +35,15 @@ async def test_a_duplicate_in_a_group_fails_alone(store):
 
 async def test_the_queue_limit_holds_within_a_group(store):
     results = await asyncio.gather(
-        *(store.create_task(str(uuid.uuid4()), 0, 5) for _ in range(8)), return_exceptions=True
+        *(store.create_task(str(uuid.uuid4()), "sleep", {}, 5) for _ in range(8)),
+        return_exceptions=True,
     )
     assert sum(isinstance(r, Task) for r in results) == 5
     assert all(isinstance(r, QueueFullError) for r in results[5:])
 
 
 async def test_grouped_claims_and_finishes_each_get_their_own_answer(store):
-    ids = [(await store.create_task(str(uuid.uuid4()), 0, 100)).id for _ in range(10)]
+    ids = [(await store.create_task(str(uuid.uuid4()), "sleep", {}, 100)).id for _ in range(10)]
     claims = await asyncio.gather(*(store.claim_tasks("w", 1, i) for i in ids + ids[:1]))
     assert [c[0].id for c in claims[:10]] == ids
     assert claims[10] == []  # already running: claimed once only
@@ -55,7 +56,10 @@ async def test_grouped_claims_and_finishes_each_get_their_own_answer(store):
 
 
 async def test_a_cancelled_caller_does_not_strand_the_others(store):
-    calls = [asyncio.ensure_future(store.create_task(str(uuid.uuid4()), 0, 100)) for _ in range(5)]
+    calls = [
+        asyncio.ensure_future(store.create_task(str(uuid.uuid4()), "sleep", {}, 100))
+        for _ in range(5)
+    ]
     await asyncio.sleep(0)
     calls[2].cancel()
     results = await asyncio.gather(*calls, return_exceptions=True)

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from server.db import SQLiteStore
+from server.jobs import JobContext, JobRegistry
 from server.store import Task, TaskStatus
-from server.tasks import INTERRUPTED_BY_STOP, Job, TaskRunner, sleep_job
+from server.tasks import INTERRUPTED_BY_STOP, TaskRunner
 
 pytestmark = pytest.mark.anyio
 
@@ -43,13 +44,13 @@ class Gate:
         self.fail: set[str] = set()
         self.runs: list[str] = []
 
-    async def __call__(self, task: Task) -> str:
-        self.runs.append(task.id)
-        self.started.setdefault(task.id, asyncio.Event()).set()
-        await self.release.setdefault(task.id, asyncio.Event()).wait()
-        if task.id in self.fail:
+    async def job(self, ctx: JobContext) -> str:
+        self.runs.append(ctx.task_id)
+        self.started.setdefault(ctx.task_id, asyncio.Event()).set()
+        await self.release.setdefault(ctx.task_id, asyncio.Event()).wait()
+        if ctx.task_id in self.fail:
             raise ValueError("the model exploded")
-        return f"done {task.id}"
+        return f"done {ctx.task_id}"
 
     def open(self, task_id: str) -> None:
         self.release.setdefault(task_id, asyncio.Event()).set()
@@ -57,13 +58,14 @@ class Gate:
 
 @asynccontextmanager
 async def running(
-    db: Path, job: Job = sleep_job, *, stop: bool = True, busy_timeout: float = 0.5, **options
+    db: Path, gate: Gate | None = None, *, stop: bool = True, busy_timeout: float = 0.5,
+    **options
 ) -> AsyncIterator[TaskRunner]:
     store = SQLiteStore(db, busy_timeout=busy_timeout)
     await store.open()
     params = {"max_running": 10, "heartbeat_interval": 0.05, "lease_timeout": 60.0,
               "shutdown_timeout": 0.2}
-    runner = TaskRunner(store, job=job, **(params | options))
+    runner = TaskRunner(store, jobs_with(gate), **(params | options))
     await runner.start()
     try:
         yield runner
@@ -73,10 +75,22 @@ async def running(
         await store.close()
 
 
-async def submit(runner: TaskRunner, wait_time: int = 0) -> str:
-    task = await runner.store.create_task(str(uuid.uuid4()), wait_time, 10_000)
+def jobs_with(gate: Gate | None) -> JobRegistry:
+    jobs = JobRegistry.with_builtins()
+    if gate is not None:
+        jobs.add("gate", gate.job)
+    return jobs
+
+
+async def submit(runner: TaskRunner, wait_time: int | None = None) -> str:
+    """A gate task on a runner with a gate, else a sleep of `wait_time` (0 if None)."""
+    if wait_time is None and "gate" in runner.jobs:
+        job, args = "gate", {}
+    else:
+        job, args = "sleep", {"wait_time": wait_time or 0}
+    task = await runner.store.create_task(str(uuid.uuid4()), job, args, 10_000)
     assert task.status is TaskStatus.PENDING
-    await runner.submit(task.id)
+    await runner.submit(task)
     return task.id
 
 
@@ -157,7 +171,7 @@ async def test_the_sleep_job_reports_progress_while_running(db_path):
     async with running(db_path) as runner:
         task_id = await submit(runner, wait_time=20)
         task = await until(lambda: _running_with_progress(runner, task_id))
-        assert 0 < task.progress_at(time.time()) < 1
+        assert 0 < task.progress < 1
 
 
 async def test_stop_is_bounded_and_interrupts_running_but_keeps_pending(db_path):
@@ -215,12 +229,14 @@ def _leave_behind(db: Path, worker_pid: int, heartbeat_age: float) -> tuple[str,
             ("dead-worker", worker_pid, socket.gethostname(), now - 100, now - heartbeat_age),
         )
         conn.execute(
-            "INSERT INTO tasks (id, status, wait_time, created_at, started_at, worker, attempts)"
-            " VALUES (?, 'running', 10, ?, ?, 'dead-worker', 1)",
+            "INSERT INTO tasks (id, status, job, args, created_at, started_at, worker, attempts,"
+            " progress) VALUES (?, 'running', 'sleep', '{\"wait_time\": 10}', ?, ?,"
+            " 'dead-worker', 1, 0.5)",
             (running_id, now - 5, now - 5),
         )
         conn.execute(
-            "INSERT INTO tasks (id, status, wait_time, created_at) VALUES (?, 'pending', 0, ?)",
+            "INSERT INTO tasks (id, status, job, args, created_at)"
+            " VALUES (?, 'pending', 'sleep', '{\"wait_time\": 0}', ?)",
             (pending_id, now - 4),
         )
     return running_id, pending_id
@@ -241,7 +257,7 @@ async def test_a_worker_whose_lease_ran_out_is_taken_over(db_path):
         await until(lambda: _is(live, pending_id, TaskStatus.SUCCEEDED), what="pending taken over")
         task = await until(lambda: _task_if(live, running_id, TaskStatus.INTERRUPTED), 5)
         assert "dead-worker" in task.error and "stopped before it finished" in task.error
-        assert 0 < task.progress < 1
+        assert task.progress == 0.5  # where its job last reported it
 
 
 async def test_a_dead_local_process_is_noticed_at_once(db_path):
@@ -277,7 +293,7 @@ async def _count(runner: TaskRunner, expected: TaskStatus, n: int) -> bool:
 
 async def _running_with_progress(runner: TaskRunner, task_id: str) -> Task | None:
     task = await runner.store.get_task(task_id)
-    if task and task.status is TaskStatus.RUNNING and task.progress_at(time.time()) > 0:
+    if task and task.status is TaskStatus.RUNNING and task.progress > 0:
         return task
     return None
 
@@ -326,13 +342,56 @@ class FlakyStore(SQLiteStore):
 async def test_a_failed_write_of_the_outcome_is_retried_not_left_running(db_path):
     store = FlakyStore(db_path, failures=3)
     await store.open()
-    runner = TaskRunner(store, max_running=2, heartbeat_interval=0.05, lease_timeout=60,
-                        shutdown_timeout=0.2)
+    runner = TaskRunner(store, JobRegistry.with_builtins(), max_running=2,
+                        heartbeat_interval=0.05, lease_timeout=60, shutdown_timeout=0.2)
     await runner.start()
     try:
         task_id = await submit(runner)
         await until(lambda: _is(runner, task_id, TaskStatus.SUCCEEDED), 10, what="the retry")
         assert store.failures == 0 and not runner.running
+    finally:
+        await runner.stop()
+        await store.close()
+
+
+class CountingStore(SQLiteStore):
+    """Counts the progress writes, to see that a tight loop of reports does not flood them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, busy_timeout=0.5)
+        self.progress_writes = 0
+
+    async def record_progress(self, worker, updates) -> None:
+        self.progress_writes += 1
+        await super().record_progress(worker, updates)
+
+
+async def chatty(ctx: JobContext, reports: int) -> int:
+    """Report progress `reports` times, yielding now and then."""
+    for i in range(1, reports + 1):
+        ctx.progress(i / reports, f"report {i}")
+        if i % 1000 == 0:
+            await asyncio.sleep(0.001)
+    return reports
+
+
+async def test_progress_is_written_at_most_every_half_second_and_at_the_end(db_path):
+    store = CountingStore(db_path)
+    await store.open()
+    jobs = JobRegistry.with_builtins()
+    jobs.add("chatty", chatty)
+    runner = TaskRunner(store, jobs, max_running=2, heartbeat_interval=0.05, lease_timeout=60,
+                        shutdown_timeout=0.2)
+    await runner.start()
+    started = time.monotonic()
+    try:
+        task = await store.create_task(str(uuid.uuid4()), "chatty", {"reports": 200_000}, 10)
+        await runner.submit(task)
+        done = await until(lambda: _task_if(runner, task.id, TaskStatus.SUCCEEDED), 60)
+        elapsed = time.monotonic() - started
+        assert done.result == 200_000 and done.message == "report 200000"
+        # 200,000 reports; one write per half second at most (the end is finish_task's).
+        assert store.progress_writes <= elapsed / 0.5 + 1
     finally:
         await runner.stop()
         await store.close()

@@ -1,0 +1,19 @@
+from fastapi import APIRouter
+
+from server.deps import JobsDep, ModelsDep
+from server.schemas import JobPublic
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("")
+async def list_jobs(jobs: JobsDep, models: ModelsDep) -> list[JobPublic]:
+    """The jobs a task can run: how each runs, and its parameters as JSON Schema."""
+    names = models.names()
+    return [
+        JobPublic(
+            name=spec.name, description=spec.description, runs=spec.kind,
+            parameters=spec.schema(names),
+        )
+        for spec in jobs.specs()
+    ]
