@@ -442,6 +442,13 @@ class SQLiteStore:
             counts[TaskStatus(status)] = n
         return counts
 
+    async def count_tasks_by_job(self) -> dict[tuple[TaskStatus, str], int]:
+        return await self._run(self._count_tasks_by_job)
+
+    def _count_tasks_by_job(self) -> dict[tuple[TaskStatus, str], int]:
+        rows = self.conn.execute("SELECT status, job, count(*) FROM tasks GROUP BY status, job")
+        return {(TaskStatus(status), job): n for status, job, n in rows}
+
     async def claim_tasks(
         self, worker: str, limit: int, task_id: str | None = None,
         jobs: Collection[str] | None = None,

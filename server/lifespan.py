@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from server.db import SQLiteStore
 from server.registry import BUILTIN_SPEC, ModelRegistry
 from server.settings import Settings
+from server.store import TaskStatus
 from server.tasks import TaskRunner
 
 log = logging.getLogger("fpx.lifespan")
@@ -109,6 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 shutdown_timeout=settings.shutdown_timeout,
                 job_processes=settings.job_processes,
                 cancel_grace=settings.cancel_grace,
+                on_finished=_job_timer(app),
             )
             with _Step("starting task runner"):
                 await runner.start()
@@ -123,6 +125,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.phase = Phase.STOPPING
             log.info("fpx stopping")
     log.info("fpx stopped")
+
+
+def _job_timer(app: FastAPI) -> Callable[[str, TaskStatus, float], None] | None:
+    """How long each job ran, by job and outcome, for /metrics (when metrics are on)."""
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is None:
+        return None
+
+    def observe(job: str, status: TaskStatus, seconds: float) -> None:
+        metrics.job_duration.labels(job, status.value).observe(seconds)
+
+    return observe
 
 
 def _cleared(registry: ModelRegistry) -> None:

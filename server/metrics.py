@@ -91,11 +91,11 @@ class _Scrape:
     def collect(self) -> Iterator[Metric]:
         yield from self.metrics.collect()
         tasks = GaugeMetricFamily(
-            "fpx_tasks", "Tasks in the store, by status", labels=["status"]
+            "fpx_tasks", "Tasks in the store, by status and job", labels=["status", "job"]
         )
         queued = 0
         for labels, count in self.task_counts:
-            tasks.add_metric([labels["status"]], count)
+            tasks.add_metric([labels["status"], labels["job"]], count)
             if labels["status"] == "pending":
                 queued += count
         yield tasks

@@ -65,6 +65,7 @@ class TaskRunner:
         models: ModelRegistry | None = None,
         job_processes: int = 1,
         cancel_grace: float = 2.0,
+        on_finished: Callable[[str, TaskStatus, float], None] | None = None,
     ) -> None:
         self.store = store
         self.jobs = jobs
@@ -74,6 +75,8 @@ class TaskRunner:
         self.lease_timeout = lease_timeout
         self.shutdown_timeout = shutdown_timeout
         self.cancel_grace = cancel_grace
+        # Told (job, status, seconds it ran) of each job this worker ran to its end.
+        self.on_finished = on_finished
         self.worker_id = new_worker_id()
         self._process_jobs = jobs.kinds(JobKind.PROCESS)
         self._server_jobs = [name for name in jobs.names() if name not in self._process_jobs]
@@ -279,7 +282,7 @@ class TaskRunner:
         delay = RECORD_RETRY_FIRST
         while True:
             try:
-                return await self.store.finish_task(
+                recorded = await self.store.finish_task(
                     task.id, self.worker_id, status, progress, result=result, error=error,
                     message=message,
                 )
@@ -287,6 +290,10 @@ class TaskRunner:
                 log.exception(
                     "could not record that task %s %s; retrying in %.1fs", task.id, status, delay
                 )
+            else:
+                if recorded and self.on_finished is not None and task.started_at is not None:
+                    self.on_finished(task.job, status, max(0.0, time.time() - task.started_at))
+                return recorded
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECORD_RETRY_MAX)
 

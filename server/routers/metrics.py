@@ -16,6 +16,8 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, tasks, models, build info."""
     app_metrics: Metrics = request.app.state.metrics
     store: Store = request.app.state.store
-    counts = await store.count_tasks()
-    body = app_metrics.scrape(({"status": s.value}, n) for s, n in counts.items())
+    counts = await store.count_tasks_by_job()
+    body = app_metrics.scrape(
+        ({"status": status.value, "job": job}, n) for (status, job), n in counts.items()
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -50,7 +50,9 @@ def test_the_counters_move_with_requests_and_tasks(client):
     predicted = ("fpx_model_predict_duration_seconds_count",
                  (("model", "answer_to_everything"),))
     assert after[predicted] - before.get(predicted, 0) == 3
-    assert after[("fpx_tasks", (("status", "succeeded"),))] == 1
+    assert after[("fpx_tasks", (("job", "sleep"), ("status", "succeeded")))] == 1
+    ran = ("fpx_job_duration_seconds_count", (("job", "sleep"), ("status", "succeeded")))
+    assert after[ran] == 1
     assert after[("fpx_tasks_queued", ())] == 0
     assert ("fpx_model_load_seconds", (("model", "answer_to_everything"),)) in after
     assert any(name == "fpx_build_info" for name, _ in after)
