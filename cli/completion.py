@@ -61,13 +61,32 @@ def task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
     return [i for i in ids if _fits(_TASK_ID, i, incomplete)]
 
 
-def job_names(ctx: typer.Context, incomplete: str) -> list[str]:
-    """The server's job names that start with what was typed."""
+def job_and_args(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`fpx task submit JOB ARG...`: the server's job names first, then that job's
+    parameters, as `name=` (a string) or `name:=` (any other JSON value)."""
     jobs = _ask(ctx, "/jobs")
     if not isinstance(jobs, list):
         return []
-    names = [j.get("name") for j in jobs if isinstance(j, dict)]
-    return [n for n in names if _fits(_JOB_NAME, n, incomplete)]
+    by_name = {
+        j["name"]: j for j in jobs
+        if isinstance(j, dict) and _fits(_JOB_NAME, j.get("name"), "")
+    }
+    given = ctx.params.get("words") or ()  # the JOB ARG... words typed so far
+    if not given:
+        return [name for name in by_name if name.startswith(incomplete)]
+    properties = (by_name.get(given[0], {}).get("parameters") or {}).get("properties")
+    if not isinstance(properties, dict):
+        return []
+    offered = []
+    for name, schema in properties.items():
+        if not _fits(_JOB_NAME, name, "") or any(g.startswith(f"{name}=") or
+                                                g.startswith(f"{name}:=") for g in given):
+            continue
+        is_text = isinstance(schema, dict) and schema.get("type") == "string"
+        word = f"{name}=" if is_text else f"{name}:="
+        if word.startswith(incomplete):
+            offered.append(word)
+    return offered
 
 
 def _fits(shape: re.Pattern[str], value: object, incomplete: str) -> bool:

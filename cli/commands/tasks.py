@@ -54,7 +54,7 @@ WaitLimit = Annotated[float | None, typer.Option(
 
 
 Args = Annotated[list[str] | None, typer.Argument(
-    metavar="JOB ARG", show_default=False,
+    metavar="JOB ARG", show_default=False, autocompletion=completion.job_and_args,
     help="The job (see `fpx jobs`; default: sleep), then its args as HTTPie writes them:"
     " key=value for a string, key:=json for any JSON value.",
 )]

@@ -53,3 +53,12 @@ def test_only_values_of_the_right_shape_reach_the_shell(monkeypatch):
     assert completion.task_ids(None, "") == [good]
     monkeypatch.setattr(completion, "_ask", lambda ctx, path, params=None: {"not": "a list"})
     assert completion.task_ids(None, "") == []
+
+
+def test_job_names_then_their_parameters_complete(server):
+    assert complete("fpx task submit pre", FPX_URL=server.url) == ["predict_batch"]
+    assert set(complete("fpx task submit predict_batch ", FPX_URL=server.url)) == {
+        "inputs:=", "model="  # a list is JSON; the model's name is a string
+    }
+    given = complete("fpx task submit predict_batch inputs:=[1] ", FPX_URL=server.url)
+    assert given == ["model="]  # what was given is not offered again
