@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,67 @@ def _table(*columns: str) -> Table:
     return table
 
 
+WRAPPED_MIN_WIDTH = 12
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a FittingTable: its header, its cell of a row (and the shorter cell to use
+    when the table must be narrower), and whether its text may wrap."""
+
+    header: str
+    cell: Callable[[dict], RenderableType]
+    short: Callable[[dict], RenderableType] | None = None
+    wrap: bool = False
+
+
+class FittingTable:
+    """Rows as a table that fits the terminal, never cut to `…`: the columns whole if they
+    fit; else their short cells (ids to their first characters); else, the least useful
+    first, columns left out. A dim line then says exactly what is not shown, and where it all
+    is. `columns` come most useful first; the first `keep` are never left out."""
+
+    def __init__(
+        self, rows: list[dict], columns: list[Column], *, keep: int, full: str, shortened: str,
+    ) -> None:
+        self.rows = rows
+        self.columns = columns
+        self.keep = keep
+        self.full = full  # the command that shows everything: "fpx task list --json"
+        self.shortened = shortened  # what the short cells drop: "ids cut to 8 characters"
+
+    def table(self, columns: list[Column], short: bool) -> Table:
+        table = _table(*(c.header for c in columns))
+        for spec, column in zip(columns, table.columns, strict=True):
+            column.no_wrap = not spec.wrap
+            if spec.wrap:  # it may fold, but not into a sliver of `…`
+                column.min_width = WRAPPED_MIN_WIDTH
+        for row in self.rows:
+            table.add_row(*(
+                (c.short if short and c.short else c.cell)(row) for c in columns
+            ))
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update(max_width=1_000_000)  # its natural width, not the clamped one
+        has_short = any(c.short for c in self.columns)
+        tries = [(self.columns, False)] + [
+            (self.columns[:n], has_short) for n in range(len(self.columns), self.keep - 1, -1)
+        ]
+        for columns, short in tries:
+            table = self.table(columns, short)
+            # The narrowest it can be: every cell whole, but for the wrapping columns.
+            if Measurement.get(console, unbounded, table).minimum <= options.max_width:
+                break
+        yield table
+        left_out = [c.header for c in self.columns[len(columns):]]
+        notes = [self.shortened] if short and has_short else []
+        if left_out:
+            notes.append(f"left out to fit: {', '.join(left_out)}")
+        if notes:
+            yield Text(f"{'; '.join(notes)}; all of it: {self.full}", style="dim")
+
+
 def duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 60:
@@ -123,16 +185,18 @@ def item(data: dict) -> Panel:
     ])
 
 
+ITEM_COLUMNS = [
+    Column("id", lambda i: str(i["id"])),
+    Column("name", lambda i: Text(i["name"]), wrap=True),
+    Column("created", lambda i: _when(i.get("created_at"))),
+    Column("description", lambda i: Text(i.get("description") or ""), wrap=True),
+]
+
+
 def items(data: list[dict]) -> RenderableType:
     if not data:
         return Text("no items", style="dim")
-    table = _table("id", "name", "description", "created")
-    for entry in data:
-        table.add_row(
-            str(entry["id"]), Text(entry["name"]), Text(entry.get("description") or ""),
-            _when(entry.get("created_at")),
-        )
-    return table
+    return FittingTable(data, ITEM_COLUMNS, keep=2, full="fpx items list --json", shortened="")
 
 
 def item_deleted(data: dict) -> Text:
@@ -171,7 +235,30 @@ def _args(args: Any) -> Text:
     return Text(json.dumps(args, ensure_ascii=False))
 
 
-def task(data: dict) -> Panel:
+class TitledPanel:
+    """A panel whose title (a task's id) is never cut: on a terminal too narrow for it, the
+    title is a line of its own above the panel."""
+
+    def __init__(self, title: str, panel: Panel) -> None:
+        self.title = title
+        self.panel = panel
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if len(self.title) + 6 <= options.max_width:  # the borders and the title's padding
+            self.panel.title = self.title
+            yield self.panel
+            return
+        self.panel.title = None
+        yield Text(self.title, style="bold")
+        yield self.panel
+
+
+def task(data: dict) -> TitledPanel:
+    panel = _task_fields(data)
+    return TitledPanel(str(panel.title), panel)
+
+
+def _task_fields(data: dict) -> Panel:
     status = data["status"]
     wait_time = data.get("wait_time")
     limit = data.get("time_limit")
@@ -196,48 +283,31 @@ def task(data: dict) -> Panel:
 SHORT_ID = 8
 
 
-class TaskTable:
-    """Tasks as a table that fits the terminal: with their full ids when it is wide enough
-    for them, else with their first 8 characters and a line saying where the full ones are.
-    Only the result wraps; an id, a status, a time is never cut."""
+def _outcome(entry: dict) -> Text:
+    outcome = entry.get("error") or entry.get("result")
+    if outcome is not None and not isinstance(outcome, str):
+        outcome = _args(outcome).plain
+    return Text(outcome or "")
 
-    def __init__(self, data: list[dict]) -> None:
-        self.data = data
 
-    def table(self, short: bool) -> Table:
-        table = _table("id", "status", "job", "progress", "created", "result")
-        for column in table.columns[:-1]:
-            column.no_wrap = True
-        for entry in self.data:
-            outcome = entry.get("error") or entry.get("result")
-            if outcome is not None and not isinstance(outcome, str):
-                outcome = _args(outcome).plain
-            created = _when(entry.get("created_at"))
-            table.add_row(
-                entry["id"][:SHORT_ID] if short else entry["id"], _status(entry["status"]),
-                Text(str(entry.get("job", "sleep"))), f"{entry['progress'] * 100:.0f}%",
-                created[5:] if short else created,  # without the year
-                Text(outcome or ""),
-            )
-        return table
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        full = self.table(short=False)
-        unbounded = options.update(max_width=1_000_000)  # its natural width, not the clamped one
-        if Measurement.get(console, unbounded, full).maximum <= options.max_width:
-            yield full
-            return
-        yield self.table(short=True)
-        yield Text(
-            f"ids cut to their first {SHORT_ID} characters to fit; full ids: fpx task list"
-            " --json", style="dim",
-        )
+TASK_COLUMNS = [
+    Column("id", lambda t: t["id"], short=lambda t: t["id"][:SHORT_ID]),
+    Column("status", lambda t: _status(t["status"])),
+    Column("progress", lambda t: f"{t['progress'] * 100:.0f}%"),
+    Column("job", lambda t: Text(str(t.get("job", "sleep")))),
+    Column("created", lambda t: _when(t.get("created_at")),
+           short=lambda t: _when(t.get("created_at"))[5:]),  # without the year
+    Column("result", _outcome, wrap=True),
+]
 
 
 def tasks(data: list[dict]) -> RenderableType:
     if not data:
         return Text("no tasks", style="dim")
-    return TaskTable(data)
+    return FittingTable(
+        data, TASK_COLUMNS, keep=2, full="fpx task list --json",
+        shortened=f"ids cut to their first {SHORT_ID} characters",
+    )
 
 
 def task_submitted(data: dict) -> Group:

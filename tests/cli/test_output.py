@@ -80,16 +80,44 @@ def test_task_list_fits_80_columns_with_short_ids(fpx):
     assert result.exit_code == 0, result.output
     lines = plain(result.stdout).splitlines()
     assert max(len(line) for line in lines) <= 80, result.stdout
-    assert lines[0].split() == ["id", "┃", "status", "┃", "job", "┃", "progress", "┃",
+    assert lines[0].split() == ["id", "┃", "status", "┃", "progress", "┃", "job", "┃",
                                 "created", "┃", "result"]  # no header cut
     rows = [line for line in lines[2:] if not line.startswith(" ")][:-1]
     assert [row.split()[0] for row in rows] == [i[:8] for i in ids]
     assert "…" not in result.stdout  # nothing cut, only the results fold
-    assert lines[-1] == "ids cut to their first 8 characters to fit; full ids: fpx task list --json"
+    assert lines[-1] == "ids cut to their first 8 characters; all of it: fpx task list --json"
 
     wide = plain(fpx("task", "list", "--limit", "4", env={**TERMINAL, "COLUMNS": "200"}).stdout)
     assert [line.split()[0] for line in wide.splitlines()[2:]] == ids
     assert "ids cut" not in wide
+
+
+@pytest.mark.parametrize("columns", [40, 60])
+def test_narrow_terminals_drop_columns_rather_than_cut_them(fpx, columns):
+    fpx.ok("task", "submit", "--wait", "0", "--follow")
+    ids = [t["id"] for t in fpx.json("task", "list", "--limit", "3")]
+    result = fpx("task", "list", "--limit", "3", env={**TERMINAL, "COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    out = plain(result.stdout)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns, out
+    assert "…" not in out  # no header and no cell cut short
+    headers = [h for h in lines[0].split() if h != "┃"]
+    assert headers[:2] == ["id", "status"]  # the most useful stay
+    shown = [line.split()[0] for line in lines[2:2 + len(ids)]]
+    assert shown == [i[:8] for i in ids]  # as long as the note says
+    left_out = [h for h in ("progress", "job", "created", "result") if h not in headers]
+    note = " ".join(line.strip() for line in lines[2 + len(ids):])
+    assert note.startswith("ids cut to their first 8 characters; ")
+    assert f"left out to fit: {', '.join(left_out)}; " in note
+    assert note.endswith("all of it: fpx task list --json")
+
+
+def test_a_task_panel_never_cuts_its_id(fpx):
+    task = fpx.json("task", "submit", "--wait", "0")
+    out = plain(fpx.ok("task", "get", task["id"], env={**TERMINAL, "COLUMNS": "40"}).stdout)
+    assert task["id"] in out.replace("\n", "")
+    assert "…" not in out
 
 
 def test_errors_go_to_stderr_not_stdout(fpx):
