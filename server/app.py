@@ -8,6 +8,7 @@ from server import __version__
 from server.errors import install_error_handling
 from server.lifespan import Phase, lifespan
 from server.routers import health, items, predict, tasks, users
+from server.schemas import STORE_UNAVAILABLE
 from server.settings import Settings
 from server.tasks import Job, sleep_job
 
@@ -35,7 +36,10 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
     app.include_router(predict.router, **guarded)
     app.include_router(health.router)
     for module in (users, items, tasks):
-        app.include_router(module.router, **guarded)
+        app.include_router(
+            module.router, **guarded,
+            responses={**guarded.get("responses", {}), **STORE_UNAVAILABLE},
+        )
     install_error_handling(app, settings.max_body_size)
     _document_limits(app, settings)
     return app

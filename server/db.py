@@ -26,6 +26,7 @@ from server.store import (
     QueueFullError,
     Recovery,
     StoreError,
+    StoreUnavailable,
     Task,
     TaskStatus,
     User,
@@ -98,6 +99,24 @@ def _item(row: tuple[Any, ...]) -> Item:
     return Item(id=row[0], name=row[1], description=row[2], created_at=row[3])
 
 
+def _cause(exc: sqlite3.Error, busy_timeout: float) -> str:
+    """What an SQLite error means for the user, in a few words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL":
+        return "disk is full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f"locked by another process for over {busy_timeout:g} s (FPX_DB_BUSY_TIMEOUT)"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return "the database file cannot be written"
+    if name.startswith("SQLITE_IOERR"):
+        return f"I/O error ({exc})"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "the database file is corrupt"
+    return str(exc)
+
+
 def _pid_alive(pid: int) -> bool:
     """Whether a process of this machine still runs (a zombie does not count)."""
     try:
@@ -145,7 +164,9 @@ class _GroupCommit:
                 batch, self._queue = self._queue, []
                 calls = [args for args, _ in batch]
                 try:
-                    results = await self._store._run(self._store._write_calls, self._run, calls)
+                    results = await self._store._run_write(
+                        self._store._write_calls, self._run, calls
+                    )
                 except Exception as exc:
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -173,6 +194,11 @@ class SQLiteStore:
         self.pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # (st_dev, st_ino) of the file opened: a path that names another file, or none, means
+        # the database was deleted or replaced under the server (see _check_file).
+        self._identity: tuple[int, int] | None = None
+        self._lost: str | None = None
+        self._write_error: str | None = None
         # The three writes each task makes, grouped under load (see _GroupCommit).
         self._create = _GroupCommit(self, self._create_tasks)
         self._claim = _GroupCommit(self, self._claim_each)
@@ -181,9 +207,49 @@ class SQLiteStore:
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn in the database thread; an SQLite failure is one StoreUnavailable."""
         if self._executor is None:
-            raise StoreError("the database is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            raise StoreUnavailable("the database is not open")
+        if self._lost is not None:
+            raise StoreUnavailable(self._lost)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(_cause(exc, self.busy_timeout)) from exc
+
+    async def _run_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """_run for a call that writes: its outcome says whether the database takes writes."""
+        try:
+            result = await self._run(self._checked, fn, *args)
+        except StoreUnavailable as exc:
+            self._write_error = exc.cause
+            raise
+        self._write_error = None
+        return result
+
+    @property
+    def problem(self) -> str | None:
+        return self._lost or self._write_error
+
+    def _checked(self, fn: Callable[..., T], *args: Any) -> T:
+        self._check_file()
+        return fn(*args)
+
+    def _check_file(self) -> None:
+        """Refuse to write into a file that is no longer the database at the path: SQLite
+        would go on writing into the deleted (or replaced) file, and lose it all at a restart."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except FileNotFoundError:
+            same = False
+        if not same:
+            self._lost = f"the file {self.path} was deleted or replaced; restart the server"
+            log.error(
+                "database file %s was deleted or replaced while the server ran: every database"
+                " call is refused until a restart", self.path,
+            )
+            raise StoreUnavailable(self._lost)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -196,10 +262,13 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) leaves the transaction open, and an error SQLite
+            # rolled back itself leaves none: nothing of it may stay either way.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     def _write_calls(
@@ -242,6 +311,8 @@ class SQLiteStore:
             self._conn = conn
             conn.executescript(SCHEMA)  # idempotent; executescript commits on its own
             self._write(self._migrate)
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
         except sqlite3.Error as exc:
             conn.close()
             self._conn = None
@@ -270,7 +341,8 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._executor is None:
             return
-        await self._run(self._close)
+        # Not through _run: a database found unusable is still closed.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
         self._executor = None
 
@@ -300,7 +372,7 @@ class SQLiteStore:
     # -- items --------------------------------------------------------------------------------
 
     async def create_item(self, name: str, description: str | None) -> Item:
-        return await self._run(self._create_item, name, description)
+        return await self._run_write(self._create_item, name, description)
 
     def _create_item(self, name: str, description: str | None) -> Item:
         row = self.conn.execute(
@@ -330,7 +402,7 @@ class SQLiteStore:
         return [_item(r) for r in rows]
 
     async def delete_item(self, item_id: int) -> bool:
-        return await self._run(self._delete_item, item_id)
+        return await self._run_write(self._delete_item, item_id)
 
     def _delete_item(self, item_id: int) -> bool:
         return self.conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
@@ -407,7 +479,7 @@ class SQLiteStore:
             return []
         if task_id is not None:
             return await self._claim(worker, task_id)
-        return await self._run(self._claim_tasks, worker, limit)
+        return await self._run_write(self._claim_tasks, worker, limit)
 
     def _claim_tasks(self, worker: str, limit: int) -> list[Task]:
         rows = self.conn.execute(
@@ -460,7 +532,7 @@ class SQLiteStore:
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)
         and whether this call cancelled it."""
-        return await self._run(self._cancel_task, task_id)
+        return await self._run_write(self._cancel_task, task_id)
 
     def _cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         def cancel(conn: sqlite3.Connection) -> tuple[Task | None, bool]:
@@ -480,7 +552,7 @@ class SQLiteStore:
     async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
         """Renew the worker's lease; return which of its `running` tasks it no longer owns
         (cancelled through another worker, or interrupted), so it stops them."""
-        return await self._run(self._heartbeat, worker, running)
+        return await self._run_write(self._heartbeat, worker, running)
 
     def _heartbeat(self, worker: str, running: list[str]) -> list[str]:
         now = time.time()
@@ -508,7 +580,7 @@ class SQLiteStore:
         machine and its process is gone. Tasks of live workers are never touched; pending tasks
         need nothing: any worker claims them.
         """
-        return await self._run(self._recover, worker, lease_timeout)
+        return await self._run_write(self._recover, worker, lease_timeout)
 
     def _recover(self, worker: str, lease_timeout: float) -> Recovery:
         def recover(conn: sqlite3.Connection) -> Recovery:
@@ -547,7 +619,7 @@ class SQLiteStore:
         return self._write(recover)
 
     async def remove_worker(self, worker: str) -> None:
-        await self._run(self._remove_worker, worker)
+        await self._run_write(self._remove_worker, worker)
 
     def _remove_worker(self, worker: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE id = ?", (worker,))

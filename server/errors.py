@@ -16,6 +16,10 @@ from starlette.routing import Match
 
 from server.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from server.registry import UnknownModelError
+from server.store import StoreUnavailable
+
+# How long a client refused for an unavailable database should wait before trying again.
+STORE_RETRY_AFTER = 1
 
 # How much of a refused input a 422 echoes back: enough to see the problem, not the whole body.
 ECHO_STRING = 200
@@ -50,6 +54,14 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         for e in exc.errors()
     ]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+async def store_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every database failure, whichever route met it: 503, the cause named, nothing written."""
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=503,
+        headers={"Retry-After": str(STORE_RETRY_AFTER)},
+    )
 
 
 async def unknown_model_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -101,6 +113,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handling(app: FastAPI, max_body_size: int) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
+    app.add_exception_handler(StoreUnavailable, store_unavailable_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Added last, so outermost: the request id is on every response, the guard's too.
     app.add_middleware(BodyGuardMiddleware, max_body_size=max_body_size)

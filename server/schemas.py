@@ -42,7 +42,18 @@ class Ready(BaseModel):
 
 
 class NotReady(BaseModel):
-    status: Literal["starting", "stopping"]
+    status: Literal["starting", "stopping", "unavailable"]
+    detail: str | None = Field(None, description="why, when the database is unavailable")
+
+
+# Any operation that reaches the database may meet one it cannot use.
+STORE_UNAVAILABLE: dict[int | str, dict] = {
+    503: {
+        "model": ErrorResponse,
+        "description": "Database unavailable (disk full, locked, file gone); nothing was written",
+        "headers": {"Retry-After": header("seconds to wait before trying again")},
+    },
+}
 
 
 class ModelPublic(BaseModel):

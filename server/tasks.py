@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from server.store import Store, Task, TaskStatus
+from server.store import Store, StoreUnavailable, Task, TaskStatus
 
 log = logging.getLogger("fpx.tasks")
 
@@ -237,6 +237,8 @@ class TaskRunner:
                     if beats % 4 == 0:
                         await self._recover()
                 await self._fill()
-            except Exception:
+            except StoreUnavailable as exc:
                 # A locked or failing database must not end the runner: log and go on.
+                log.warning("task runner maintenance failed (%s); retrying", exc)
+            except Exception:
                 log.exception("task runner maintenance failed; retrying")
