@@ -31,20 +31,26 @@ class Phase:
 
 
 class _Step:
-    """Log how long a start-up or shut-down step took."""
+    """Log how long a start-up or shut-down step took.
 
-    def __init__(self, what: str) -> None:
+    A failed shut-down step (`stopping=True`) is logged and the shut-down goes on: each later
+    step still releases what it holds, and the stop ends as one.
+    """
+
+    def __init__(self, what: str, *, stopping: bool = False) -> None:
         self.what = what
+        self.stopping = stopping
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
         ms = (time.perf_counter() - self.started) * 1000
         if exc is None:
             log.info("%s: done (%.1f ms)", self.what, ms)
-        else:
-            log.error("%s failed after %.1f ms: %s", self.what, ms, exc)
+            return False
+        log.error("%s failed after %.1f ms: %s", self.what, ms, exc, exc_info=self.stopping)
+        return self.stopping and isinstance(exc, Exception)
 
 
 # uvicorn's exit code for a start-up that did not complete.
@@ -86,7 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         with _abort_on_stop_signal():
             registry = app.state.registry = ModelRegistry()
-            stack.callback(_cleared, registry)
+            stack.push_async_callback(_cleared, registry)
             with _Step(f"loading {1 + len(settings.models)} models"):
                 await registry.load([BUILTIN_SPEC, *settings.models])
 
@@ -119,16 +125,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("fpx stopped")
 
 
-def _cleared(registry: ModelRegistry) -> None:
-    with _Step(f"releasing {len(registry)} models"):
-        registry.clear()
+async def _cleared(registry: ModelRegistry) -> None:
+    with _Step(f"releasing {len(registry)} models", stopping=True):
+        if failed := await registry.clear():
+            log.warning("%d models failed to close: %s", len(failed), ", ".join(failed))
 
 
 async def _closed(store: SQLiteStore) -> None:
-    with _Step("closing database"):
+    with _Step("closing database", stopping=True):
         await store.close()
 
 
 async def _stopped(runner: TaskRunner) -> None:
-    with _Step("stopping task runner"):
+    with _Step("stopping task runner", stopping=True):
         await runner.stop()

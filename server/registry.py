@@ -155,10 +155,20 @@ class ModelRegistry:
             )
             log.info("loaded model %s (%s) in %.1f ms", spec.name, spec.loader, load_ms)
 
-    def clear(self) -> None:
-        for name in list(self._models):
-            # Release the model's resources if it offers a way to.
-            close = getattr(self._models[name].predict_fn, "close", None)
-            if callable(close):
-                close()
+    async def clear(self) -> list[str]:
+        """Release every model that offers a `close` (plain or async); the names of those whose
+        close failed. One failure is logged and stops neither the others nor the shut-down."""
+        failed = []
+        for name, model in list(self._models.items()):
             del self._models[name]
+            close = getattr(model.predict_fn, "close", None)
+            if not callable(close):
+                continue
+            try:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.exception("model %s (%s) failed to close: %s", name, model.loader, exc)
+                failed.append(name)
+        return failed

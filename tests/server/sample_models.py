@@ -48,9 +48,36 @@ def load_closable():
     return Closable()
 
 
+class FailingClose:
+    def __call__(self, x: float) -> float:
+        return x
+
+    def close(self) -> None:
+        raise RuntimeError("handle already gone")
+
+
+def load_failing_close():
+    return FailingClose()
+
+
+class AsyncClosable:
+    closed = False
+
+    def __call__(self, x: float) -> float:
+        return x
+
+    async def close(self) -> None:
+        AsyncClosable.closed = True
+
+
+def load_async_closable():
+    return AsyncClosable()
+
+
 def load_slow():
     # A loader that hangs (reading weights from a dead disk, say); tests stop the server first.
     import time
 
     time.sleep(120)
     return lambda x: x
+
