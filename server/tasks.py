@@ -123,9 +123,10 @@ class TaskRunner:
     async def _interrupt(self, tasks: list[Task]) -> None:
         """Record tasks whose jobs a stop cut short (a no-op for one cancelled meanwhile)."""
         now = time.time()
+        interrupted = 0
         try:
             for task in tasks:
-                await self.store.finish_task(
+                interrupted += await self.store.finish_task(
                     task.id, self.worker_id, TaskStatus.INTERRUPTED, task.progress_at(now),
                     error=INTERRUPTED_BY_STOP,
                 )
@@ -133,7 +134,9 @@ class TaskRunner:
             # The stop goes on: the next worker to start finds this one gone and marks them.
             log.exception("could not record %d interrupted tasks", len(tasks))
         else:
-            log.info("interrupted %d running tasks", len(tasks))
+            # Only those still this worker's: one cancelled or interrupted elsewhere meanwhile
+            # keeps the outcome it has.
+            log.info("interrupted %d running tasks", interrupted)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -163,6 +166,18 @@ class TaskRunner:
         else:
             if await self._record(task, TaskStatus.SUCCEEDED, 1.0, result=result):
                 log.debug("task %s succeeded", task.id)
+            else:
+                await self._log_ended_elsewhere(task.id, "its result is dropped")
+
+    async def _log_ended_elsewhere(self, task_id: str, consequence: str) -> None:
+        """Log what the store says became of a task this worker ran: cancelled through another
+        worker, or interrupted by one that took this worker for dead (a pause past its lease)."""
+        task = await self.store.get_task(task_id)
+        if task is None:
+            what = "no longer exists"
+        else:
+            what = f"ended elsewhere ({task.error or task.status.value})"
+        log.info("task %s %s; %s", task_id, what, consequence)
 
     async def _record(
         self,
@@ -231,7 +246,7 @@ class TaskRunner:
                     next_beat = time.monotonic() + self.heartbeat_interval
                     beats += 1
                     for task_id in await self.store.heartbeat(self.worker_id, self.running):
-                        log.info("task %s ended elsewhere (cancelled); stopping its job", task_id)
+                        await self._log_ended_elsewhere(task_id, "stopping its job")
                         self.cancel_local(task_id)
                     # Dead workers are rare: look for them every few beats, not every one.
                     if beats % 4 == 0:
