@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from server.middleware import BodyGuardMiddleware, RequestIdMiddleware
-from server.registry import UnknownModelError
+from server.registry import ModelInputError, UnknownModelError
 from server.store import StoreUnavailable
 
 # How long a client refused for an unavailable database should wait before trying again.
@@ -61,6 +61,18 @@ async def store_unavailable_handler(request: Request, exc: Exception) -> JSONRes
     return JSONResponse(
         {"detail": str(exc)}, status_code=503,
         headers={"Retry-After": str(STORE_RETRY_AFTER)},
+    )
+
+
+async def model_input_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A model refusing x: the 422 a bad x gets, shaped as a validation error of x."""
+    assert isinstance(exc, ModelInputError)
+    return JSONResponse(
+        {"detail": [{
+            "type": "model_refused", "loc": ["query", "x"], "msg": str(exc),
+            "input": _echoable(exc.x),
+        }]},
+        status_code=422,
     )
 
 
@@ -113,6 +125,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handling(app: FastAPI, max_body_size: int) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
+    app.add_exception_handler(ModelInputError, model_input_handler)
     app.add_exception_handler(StoreUnavailable, store_unavailable_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Added last, so outermost: the request id is on every response, the guard's too.

@@ -65,10 +65,11 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             rid = request_id.decode()
             log.exception(
-                "unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid
+                "unhandled error in %s %s (request %s): %s", scope["method"], scope["path"],
+                rid, exc,
             )
             if started:
                 raise

@@ -81,3 +81,37 @@ def load_slow():
     time.sleep(120)
     return lambda x: x
 
+
+# Models that fail on some inputs (tests/reliability/test_models.py).
+def load_exp():
+    import math
+
+    return math.exp
+
+
+def load_reciprocal():
+    return lambda x: 1 / x
+
+
+def load_sqrt():
+    import math
+
+    return math.sqrt
+
+
+def load_broken_predict():
+    def broken(x: float) -> float:
+        raise RuntimeError("weights corrupt")
+
+    return broken
+
+
+def load_async_broken_predict():
+    async def broken(x: float) -> float:
+        raise KeyError("layer")
+
+    return broken
+
+
+def load_wrong_type():
+    return lambda x: "forty-two"
