@@ -14,7 +14,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from server.middleware import BodyGuardMiddleware, RequestIdMiddleware
+from server.middleware import RequestIdMiddleware
 from server.registry import ModelInputError, UnknownModelError
 from server.store import StoreUnavailable
 
@@ -122,12 +122,10 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def install_error_handling(app: FastAPI, max_body_size: int) -> None:
+def install_error_handling(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
     app.add_exception_handler(ModelInputError, model_input_handler)
     app.add_exception_handler(StoreUnavailable, store_unavailable_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    # Added last, so outermost: the request id is on every response, the guard's too.
-    app.add_middleware(BodyGuardMiddleware, max_body_size=max_body_size)
     app.add_middleware(RequestIdMiddleware)

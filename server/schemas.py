@@ -20,8 +20,8 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-# What the request guard (server/middleware.py) answers for any body, documented on each
-# operation that takes one.
+# What a route refuses a body for (server/routing.py), documented on each operation that
+# takes one.
 BODY_ERRORS: dict[int | str, dict] = {
     413: {"model": ErrorResponse, "description": "Body over FPX_MAX_BODY_SIZE"},
     415: {"model": ErrorResponse, "description": "Body that is not application/json"},

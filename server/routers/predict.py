@@ -4,9 +4,10 @@ from fastapi import APIRouter, Query, Request
 
 from server.deps import ModelsDep
 from server.registry import BUILTIN_MODEL
+from server.routing import GuardedRoute
 from server.schemas import ErrorResponse, ModelPublic, Prediction
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=GuardedRoute)
 
 
 @router.get(

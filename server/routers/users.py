@@ -6,9 +6,10 @@ from pydantic import AfterValidator
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from server.deps import CurrentUser, StoreDep
+from server.routing import GuardedRoute
 from server.schemas import ErrorResponse, UserPublic
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=GuardedRoute)
 
 
 class AnyTextConvertor(PathConvertor):
