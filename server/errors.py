@@ -105,21 +105,29 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    # The resource is the path template of the first route that matched, as routing chose it
-    # (/tasks/counts, not /tasks/{task_id}); its methods are those of every route on it.
-    resource: str | None = None
-    methods: set[str] = set()
-    for route in iter_route_contexts(request.app.router.routes):
-        if not route.methods or not getattr(route, "include_in_schema", True):
-            continue
-        if resource is None:
-            match, _ = route.matches(request.scope)
-            if match is Match.NONE:
+    """The methods of the resource the path names: that of the first documented route that
+    matched, as routing chose it (/tasks/counts, not /tasks/{task_id}), with every route on it.
+    A path outside the documented API (/docs, /openapi.json) has the methods of the routes
+    that serve it."""
+    routes = list(iter_route_contexts(request.app.router.routes))
+    documented = [r for r in routes if getattr(r, "include_in_schema", True)]
+    hidden = [r for r in routes if not getattr(r, "include_in_schema", True)]
+    for candidates in (documented, hidden):
+        resource: str | None = None
+        methods: set[str] = set()
+        for route in candidates:
+            if not route.methods:
                 continue
-            resource = route.path_format
-        if route.path_format == resource:
-            methods |= route.methods
-    return sorted(methods)
+            if resource is None:
+                match, _ = route.matches(request.scope)
+                if match is Match.NONE:
+                    continue
+                resource = route.path_format
+            if route.path_format == resource:
+                methods |= route.methods
+        if methods:
+            return sorted(methods)
+    return []
 
 
 def install_error_handling(app: FastAPI) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 
 UUID0 = "00000000-0000-4000-8000-000000000000"
 JSON = {"content-type": "application/json"}
+PATH_VALUES = {"item_id": "1", "username": "Rick", "task_id": UUID0}
 
 CASES = [
     # (id, method, url, request kwargs, status, words the detail must contain)
@@ -145,3 +148,21 @@ def test_a_wrong_method_is_405_listing_the_resources_methods(client, method, url
     assert r.status_code == 405
     assert r.headers["allow"] == allow
     assert r.json() == {"detail": "Method Not Allowed"}
+
+
+def test_every_405_lists_the_methods_that_work_there(client):
+    # Every route, the framework's own (/docs, /openapi.json, /redoc) included.
+    routes = list(iter_route_contexts(client.app.router.routes))
+    assert {"/docs", "/openapi.json", "/items"} <= {r.path_format for r in routes}
+    for route in routes:
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        wrong = next((m for m in ("PATCH", "PUT", "DELETE", "POST") if m not in route.methods),
+                     None)
+        if wrong is None:  # /tasks/counts' refusal of every write
+            continue
+        r = client.request(wrong, url)
+        assert r.status_code == 405, (wrong, url, r.status_code)
+        allowed = r.headers["allow"].split(", ")
+        assert allowed != [""], (wrong, url)
+        for method in allowed:
+            assert client.request(method, url).status_code != 405, (method, url)
