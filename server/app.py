@@ -21,6 +21,9 @@ def create_app(settings: Settings | None = None, *, job: Job | None = None) -> F
         version=__version__,
         summary="Lifespan model registry, routers, errors and persistent background tasks.",
         lifespan=lifespan,
+        # The other spelling of a path (with or without a trailing slash) is redirected by
+        # server/errors.py without trusting the Host header, as Starlette's redirect did.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.job = job or sleep_job

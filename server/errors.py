@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -89,6 +89,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     any other malformed JSON gets, not an undocumented 400.
     """
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and (location := _other_spelling(request)) is not None:
+        return RedirectResponse(location, status_code=307)
     if exc.status_code == 405:
         exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     elif exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
@@ -102,6 +104,28 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
             status_code=422,
         )
     return await http_exception_handler(request, exc)
+
+
+def _other_spelling(request: Request) -> str | None:
+    """Where a path no route serves is served with or without its trailing slash, as a
+    relative URL. Starlette's own redirect (off: redirect_slashes=False) built an absolute one
+    from the client's Host header, so `Host: evil.example` sent the client there."""
+    scope = request.scope
+    path: str = scope["path"]
+    if path == "/":
+        return None
+    routes = list(iter_route_contexts(request.app.router.routes))
+    if any(route.matches(scope)[0] is not Match.NONE for route in routes):
+        return None  # a route serves this path: its 404 is about the resource
+    other = {**scope, "path": path[:-1] if path.endswith("/") else path + "/"}
+    if not any(route.matches(other)[0] is not Match.NONE for route in routes):
+        return None
+    # The path as the client spelt it (percent-encoded), root_path included.
+    raw: bytes = scope.get("raw_path") or path.encode()
+    location = (raw[:-1] if raw.endswith(b"/") else raw + b"/").decode("latin-1")
+    if scope.get("query_string"):
+        location += "?" + scope["query_string"].decode("latin-1")
+    return location
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -166,3 +166,21 @@ def test_every_405_lists_the_methods_that_work_there(client):
         assert allowed != [""], (wrong, url)
         for method in allowed:
             assert client.request(method, url).status_code != 405, (method, url)
+
+
+def test_the_other_spelling_of_a_path_redirects_without_trusting_the_host(client):
+    evil = {"host": "evil.example:666"}
+    r = client.get("/tasks/?limit=5", headers=evil, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/tasks?limit=5")
+    for route in iter_route_contexts(client.app.router.routes):
+        if "GET" not in (route.methods or ()):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        other = url[:-1] if url.endswith("/") else url + "/"
+        r = client.get(other, headers=evil, follow_redirects=False)
+        assert "evil.example" not in str(r.headers), (other, r.headers)
+        if r.status_code == 307:
+            assert r.headers["location"] == url, (other, r.headers)
+            assert client.get(other, follow_redirects=True).url.path == url
+        else:  # served as it is: /users/ lists users, /users/Rick/ is a bad name (422)
+            assert other.startswith("/users"), (other, r.status_code)
