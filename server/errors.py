@@ -14,7 +14,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from server.middleware import RequestIdMiddleware
+from server.middleware import PathGuardMiddleware, RequestIdMiddleware
 from server.registry import ModelInputError, UnknownModelError
 from server.store import StoreUnavailable
 
@@ -160,4 +160,6 @@ def install_error_handling(app: FastAPI) -> None:
     app.add_exception_handler(ModelInputError, model_input_handler)
     app.add_exception_handler(StoreUnavailable, store_unavailable_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_middleware(PathGuardMiddleware)
+    # Added last, so outermost: the request id is on every response the app sends.
     app.add_middleware(RequestIdMiddleware)

@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware, which costs a task per request).
 
 RequestIdMiddleware tags every response the app sends with `X-Request-ID` and turns an
-unhandled exception into a logged, clean 500. The refusals of a request's body (413, 415) come
+unhandled exception into a logged, clean 500. PathGuardMiddleware refuses a path with a control
+character. The refusals of a request's body (413, 415) come
 after routing and the token, in the route (server/routing.py).
 """
 
@@ -19,6 +20,8 @@ log = logging.getLogger("fpx.errors")
 REQUEST_ID_HEADER = b"x-request-id"
 # A client may send its own id; only a short, printable one is kept (it goes into logs).
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+# C0 controls and DEL, decoded from the path's percent-escapes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
@@ -75,3 +78,20 @@ class RequestIdMiddleware:
                 send, 500, {"detail": "internal server error", "request_id": rid},
                 [(REQUEST_ID_HEADER, request_id)],
             )
+
+
+class PathGuardMiddleware:
+    """A path with a control character names no resource: 404 before routing.
+
+    Starlette's route patterns end in `$`, which also matches before a final newline, so
+    /livez%0A was /livez and /users/%0A the user list; no route may see such a path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            await send_json(send, 404, {"detail": "Not Found"})
+            return
+        await self.app(scope, receive, send)

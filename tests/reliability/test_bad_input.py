@@ -102,8 +102,12 @@ CASES = [
     ("username with ..", "GET", "/users/a..b", {}, 422, ["username", "'..'"]),
     ("username dotdot encoded", "GET", "/users/%2E%2E", {}, 422, ["username"]),
     ("username with space", "GET", "/users/a%20b", {}, 422, ["username"]),
-    ("username with control", "GET", "/users/a%01b", {}, 422, ["username"]),
-    ("username with newline", "GET", "/users/a%0Ab", {}, 422, ["username"]),
+    # A path with a control character names no resource, whatever the route.
+    ("username with control", "GET", "/users/a%01b", {}, 404, ["Not Found"]),
+    ("username with newline", "GET", "/users/a%0Ab", {}, 404, ["Not Found"]),
+    ("username trailing newline", "GET", "/users/Rick%0A", {}, 404, ["Not Found"]),
+    ("user list trailing newline", "GET", "/users/%0A", {}, 404, ["Not Found"]),
+    ("livez trailing newline", "GET", "/livez%0A", {}, 404, ["Not Found"]),
 ]
 
 
@@ -184,3 +188,13 @@ def test_the_other_spelling_of_a_path_redirects_without_trusting_the_host(client
             assert client.get(other, follow_redirects=True).url.path == url
         else:  # served as it is: /users/ lists users, /users/Rick/ is a bad name (422)
             assert other.startswith("/users"), (other, r.status_code)
+
+
+def test_no_route_takes_a_path_with_a_control_character(client):
+    for route in iter_route_contexts(client.app.router.routes):
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        method = sorted(route.methods)[0]
+        for bad in (url + "%0A", url + "%0D%0A", url + "%00", url.replace("/", "/%7F", 1)):
+            r = client.request(method, bad, follow_redirects=False)
+            assert r.status_code == 404, (method, bad, r.status_code)
+            assert r.json() == {"detail": "Not Found"} and r.headers["x-request-id"]
