@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli_figures, server_figures, tools
+from bench import cli_figures, hostile_figures, server_figures, tools
 from bench.context import QUICK, Config, Context
 from bench.explanations import explain
 from bench.procs import ROOT, BenchError
@@ -31,6 +31,7 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "tasks": ("`POST /tasks` submissions", server_figures.task_submissions),
     "launch": ("launch -> ready, RSS after start-up", server_figures.launch_and_memory),
     "memory": ("RSS after many tasks", server_figures.memory_after_tasks),
+    "hostile": ("`/predict` p99 under hostile bodies", hostile_figures.predict_while_hostile),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -21,6 +22,9 @@ from server.store import StoreUnavailable
 # How long a client refused for an unavailable database should wait before trying again.
 STORE_RETRY_AFTER = 1
 
+# How many errors a 422 lists, the rest counted: the first few show the problem, and listing
+# thousands cost more than the request deserved.
+ERRORS_SHOWN = 10
 # How much of a refused input a 422 echoes back: enough to see the problem, not the whole body.
 ECHO_STRING = 200
 ECHO_ITEMS = 20
@@ -39,20 +43,28 @@ def _echoable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict | list | tuple):
         if depth >= ECHO_DEPTH:
             return "..."
+        # islice: a body of 8,000 keys is cut without copying them all first.
         if isinstance(value, dict):
-            items = list(value.items())[:ECHO_ITEMS]
+            items = itertools.islice(value.items(), ECHO_ITEMS)
             return {_echoable(str(k), depth + 1): _echoable(v, depth + 1) for k, v in items}
-        return [_echoable(v, depth + 1) for v in list(value)[:ECHO_ITEMS]]
+        return [_echoable(v, depth + 1) for v in itertools.islice(value, ECHO_ITEMS)]
     return value
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, `{"detail": [errors]}`, made safe to encode for any input."""
+    """FastAPI's 422, `{"detail": [errors]}`, made safe to encode for any input, the first
+    ERRORS_SHOWN errors and a count of the others."""
     assert isinstance(exc, RequestValidationError)
+    every = exc.errors()
     errors = [
         {key: _echoable(val) if key in ("input", "loc", "msg") else val for key, val in e.items()}
-        for e in exc.errors()
+        for e in every[:ERRORS_SHOWN]
     ]
+    if len(every) > ERRORS_SHOWN:
+        errors.append({
+            "type": "too_many_errors", "loc": [],
+            "msg": f"{len(every) - ERRORS_SHOWN} more errors not shown", "input": None,
+        })
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 

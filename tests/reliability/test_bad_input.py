@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import pytest
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from bench.hostile_figures import hostile_body
 from server.app import create_app
+from server.errors import validation_error_handler
 
 UUID0 = "00000000-0000-4000-8000-000000000000"
 JSON = {"content-type": "application/json"}
@@ -198,3 +202,32 @@ def test_no_route_takes_a_path_with_a_control_character(client):
             r = client.request(method, bad, follow_redirects=False)
             assert r.status_code == 404, (method, bad, r.status_code)
             assert r.json() == {"detail": "Not Found"} and r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(("url", "fields"), [("/tasks", "wait_time, id"),
+                                             ("/items", "name, description")])
+def test_a_body_of_thousands_of_unknown_keys_is_one_short_422(client, url, fields):
+    body = hostile_body()  # 64 KiB of distinct keys: 8,680 unknown fields
+    assert len(body) <= 64 * 1024
+    r = client.post(url, content=body, headers=JSON)
+    assert r.status_code == 422
+    assert len(r.content) < 2048  # it was 838 KB, after half a second of the event loop
+    [error] = r.json()["detail"]
+    unknown = sum(key not in fields.split(", ") for key in json.loads(body))  # "id" is one
+    assert error["msg"] == (
+        f"Value error, {unknown} unknown fields ('a', 'b', 'c', 'd', 'e', ...); the fields are "
+        f"{fields}"
+    )
+
+
+def test_a_422_lists_the_first_errors_and_counts_the_rest():
+    many = RequestValidationError(
+        [{"type": "int_parsing", "loc": ("query", f"q{i}"), "msg": "bad", "input": i}
+         for i in range(25)]
+    )
+    detail = json.loads(asyncio.run(validation_error_handler(None, many)).body)["detail"]
+    assert [e["loc"] for e in detail[:10]] == [["query", f"q{i}"] for i in range(10)]
+    assert detail[10] == {
+        "type": "too_many_errors", "loc": [], "msg": "15 more errors not shown", "input": None
+    }
+    assert len(detail) == 11
