@@ -101,6 +101,10 @@ def main(args: list[str] | None = None) -> int:
         access_log=settings.log_level == "debug",
         # No route is a websocket: loading an implementation would cost start-up ~7 ms.
         ws="none",
+        # Connections are bounded (a 503 past the limit) and idle ones closed; what a slow
+        # client can still hold is in docs/reliability.md.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
         # A client that keeps its request open must not hold a stop up: after this long,
         # uvicorn drops open connections and the lifespan shut-down runs.
         timeout_graceful_shutdown=settings.shutdown_timeout,

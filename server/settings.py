@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(5.0, gt=0)
     # How long a request waits for a database another process holds locked.
     db_busy_timeout: float = Field(10.0, ge=0)
+    # Per worker process: with this many connections open (idle ones count) or requests in
+    # flight, uvicorn answers a new request 503 at once (docs/reliability.md).
+    max_connections: int = Field(1000, ge=1)
+    # Seconds an idle keep-alive connection is kept open after its last response.
+    keep_alive_timeout: int = Field(5, ge=1)
 
     @field_validator("models", mode="before")
     @classmethod
