@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -37,6 +38,8 @@ log = logging.getLogger("fpx.db")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+# Seconds a failed write keeps the store's problem (and /readyz at 503) after it happened.
+WRITE_FAILURE_HOLD = 5.0
 SEED_USERS = ("Rick", "Morty")
 
 SCHEMA = """
@@ -199,6 +202,7 @@ class SQLiteStore:
         self._identity: tuple[int, int] | None = None
         self._lost: str | None = None
         self._write_error: str | None = None
+        self._write_failed_at = -math.inf
         # The three writes each task makes, grouped under load (see _GroupCommit).
         self._create = _GroupCommit(self, self._create_tasks)
         self._claim = _GroupCommit(self, self._claim_each)
@@ -223,8 +227,12 @@ class SQLiteStore:
             result = await self._run(self._checked, fn, *args)
         except StoreUnavailable as exc:
             self._write_error = exc.cause
+            self._write_failed_at = time.monotonic()
             raise
-        self._write_error = None
+        # A full disk still takes the writes that need no new page (the heartbeat's): one
+        # success clears a failure only once it is WRITE_FAILURE_HOLD old.
+        if time.monotonic() - self._write_failed_at >= WRITE_FAILURE_HOLD:
+            self._write_error = None
         return result
 
     @property
