@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli_figures, job_figures, server_figures, tools
+from bench import cli_figures, hostile_figures, job_figures, server_figures, tools
 from bench.context import QUICK, Config, Context
 from bench.explanations import explain
 from bench.procs import ROOT, BenchError
@@ -35,6 +35,7 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "cpu-jobs": ("`/predict` p99 while CPU-bound jobs run", job_figures.predict_under_cpu_jobs),
     "job-wall": ("a CPU-bound job's wall time", job_figures.cpu_job_wall_time),
     "batch": ("`predict_batch` against one request each", job_figures.predict_batch_vs_requests),
+    "hostile": ("`/predict` p99 under hostile bodies", hostile_figures.predict_while_hostile),
 }
 
 

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import logging.config
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +34,38 @@ def is_loopback(host: str) -> bool:
 
 
 USAGE = "usage: python -m server   (settings: FPX_* environment variables)"
+# uvicorn's exit code for a start-up that did not complete.
+STARTUP_FAILURE = 3
+BACKLOG = 2048
+
+
+class PortUnavailable(Exception):
+    pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else starts.
+
+    uvicorn binds a single worker's socket only after the lifespan start-up has run: a second
+    server on a busy port would start a task runner, claim the live server's pending tasks and
+    end them interrupted before it found the port taken. Listening at once also keeps the
+    port: another socket with SO_REUSEADDR can bind it until one listens.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As uvicorn does: a restart may bind while the last run's connections linger.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use (is another server running there?)"
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from exc
+    sock.set_inheritable(True)  # worker processes serve it too
+    return sock
 
 
 def main(args: list[str] | None = None) -> int:
@@ -64,8 +98,14 @@ def main(args: list[str] | None = None) -> int:
         log.warning(
             "listening on %s without FPX_API_TOKEN: the API is open to the network", settings.host
         )
+    try:
+        sock = listen(settings.host, settings.port)
+    except PortUnavailable as exc:
+        # Nothing started, nothing to undo: this is the last line the server prints.
+        log.error("%s; nothing was started", exc)
+        return STARTUP_FAILURE
     with _metrics_shared_by_workers(settings):
-        _run(uvicorn, settings, log_config)
+        _run(uvicorn, settings, log_config, sock)
     return 0
 
 
@@ -85,12 +125,12 @@ def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(uvicorn: Any, settings: Settings, log_config: dict) -> None:
+def _run(uvicorn: Any, settings: Settings, log_config: dict, sock: socket.socket) -> None:
     uvicorn.run(
         "server.app:create_app",
         factory=True,
-        host=settings.host,
-        port=settings.port,
+        # uvicorn serves the bound socket, in one process or in each worker.
+        fd=sock.fileno(),
         workers=settings.workers if not settings.reload else None,
         reload=settings.reload,
         log_config=log_config,
@@ -99,6 +139,10 @@ def _run(uvicorn: Any, settings: Settings, log_config: dict) -> None:
         access_log=False,
         # No route is a websocket: loading an implementation would cost start-up ~7 ms.
         ws="none",
+        # Connections are bounded (a 503 past the limit) and idle ones closed; what a slow
+        # client can still hold is in docs/reliability.md.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
         # A client that keeps its request open must not hold a stop up: after this long,
         # uvicorn drops open connections and the lifespan shut-down runs.
         timeout_graceful_shutdown=settings.shutdown_timeout,

@@ -11,7 +11,7 @@ from server.jobs import JobRegistry
 from server.lifespan import Phase, lifespan
 from server.registry import BUILTIN_MODEL
 from server.routers import health, items, jobs, predict, tasks, users
-from server.schemas import task_create_forms
+from server.schemas import STORE_UNAVAILABLE, task_create_forms
 from server.settings import Settings
 
 
@@ -25,33 +25,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Lifespan model registry, routers, errors and persistent background tasks.",
         lifespan=lifespan,
+        # The other spelling of a path (with or without a trailing slash) is redirected by
+        # server/errors.py without trusting the Host header, as Starlette's redirect did.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     # Built here, not in the lifespan: the OpenAPI document shows each job's args.
     app.state.jobs = JobRegistry.with_builtins(settings.jobs)
     app.state.phase = Phase.STARTING
     # Access control costs nothing when it is off: the dependency is only added when on.
-    guarded: dict = {}
+    app.state.token = None
+    dependencies: list = []
+    responses: dict = {}
     if settings.api_token is not None:
-        from server.auth import UNAUTHORIZED, require_token  # fastapi.security: ~3 ms
+        from server.auth import UNAUTHORIZED, bearer  # fastapi.security: ~3 ms
 
+        # Checked by each route (server/routing.py); the dependency documents the scheme.
         app.state.token = settings.api_token.get_secret_value().encode()
-        guarded = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED}
+        dependencies, responses = [Depends(bearer)], UNAUTHORIZED
     # Routes are matched in the order they are included: the hottest, /predict, comes first.
-    app.include_router(predict.router, **guarded)
+    app.include_router(predict.router, dependencies=dependencies, responses=responses)
     app.include_router(health.router)
-    for module in (users, items, jobs, tasks):
-        app.include_router(module.router, **guarded)
+    app.include_router(jobs.router, dependencies=dependencies, responses=responses)
+    needs_store = {**responses, **STORE_UNAVAILABLE}
+    for module in (users, items, tasks):
+        app.include_router(module.router, dependencies=dependencies, responses=needs_store)
     if settings.metrics:
         from server.metrics import Metrics, MetricsMiddleware
         from server.routers import metrics
 
         app.state.metrics = Metrics()
-        app.include_router(metrics.router, **guarded)
+        app.include_router(metrics.router, dependencies=dependencies, responses=needs_store)
         # Added before the error handling's middleware, so inside it: the request id and the
-        # guards answer first, and the route that answered is known when it counts.
+        # path guard answer first, and the route that answered is known when it counts.
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    install_error_handling(app, settings.max_body_size)
+    install_error_handling(app)
     _document_jobs(app, settings)
     return app
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -27,6 +28,7 @@ from server.store import (
     QueueFullError,
     Recovery,
     StoreError,
+    StoreUnavailable,
     Task,
     TaskStatus,
     User,
@@ -37,6 +39,8 @@ log = logging.getLogger("fpx.db")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 2
+# Seconds a failed write keeps the store's problem (and /readyz at 503) after it happened.
+WRITE_FAILURE_HOLD = 5.0
 SEED_USERS = ("Rick", "Morty")
 
 SCHEMA = """
@@ -124,6 +128,24 @@ def _item(row: tuple[Any, ...]) -> Item:
     return Item(id=row[0], name=row[1], description=row[2], created_at=row[3])
 
 
+def _cause(exc: sqlite3.Error, busy_timeout: float) -> str:
+    """What an SQLite error means for the user, in a few words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL":
+        return "disk is full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f"locked by another process for over {busy_timeout:g} s (FPX_DB_BUSY_TIMEOUT)"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return "the database file cannot be written"
+    if name.startswith("SQLITE_IOERR"):
+        return f"I/O error ({exc})"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "the database file is corrupt"
+    return str(exc)
+
+
 def _pid_alive(pid: int) -> bool:
     """Whether a process of this machine still runs (a zombie does not count)."""
     try:
@@ -171,7 +193,9 @@ class _GroupCommit:
                 batch, self._queue = self._queue, []
                 calls = [args for args, _ in batch]
                 try:
-                    results = await self._store._run(self._store._write_calls, self._run, calls)
+                    results = await self._store._run_write(
+                        self._store._write_calls, self._run, calls
+                    )
                 except Exception as exc:
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -199,6 +223,12 @@ class SQLiteStore:
         self.pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # (st_dev, st_ino) of the file opened: a path that names another file, or none, means
+        # the database was deleted or replaced under the server (see _check_file).
+        self._identity: tuple[int, int] | None = None
+        self._lost: str | None = None
+        self._write_error: str | None = None
+        self._write_failed_at = -math.inf
         # The three writes each task makes, grouped under load (see _GroupCommit).
         self._create = _GroupCommit(self, self._create_tasks)
         self._claim = _GroupCommit(self, self._claim_each)
@@ -207,9 +237,53 @@ class SQLiteStore:
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn in the database thread; an SQLite failure is one StoreUnavailable."""
         if self._executor is None:
-            raise StoreError("the database is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            raise StoreUnavailable("the database is not open")
+        if self._lost is not None:
+            raise StoreUnavailable(self._lost)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(_cause(exc, self.busy_timeout)) from exc
+
+    async def _run_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """_run for a call that writes: its outcome says whether the database takes writes."""
+        try:
+            result = await self._run(self._checked, fn, *args)
+        except StoreUnavailable as exc:
+            self._write_error = exc.cause
+            self._write_failed_at = time.monotonic()
+            raise
+        # A full disk still takes the writes that need no new page (the heartbeat's): one
+        # success clears a failure only once it is WRITE_FAILURE_HOLD old.
+        if time.monotonic() - self._write_failed_at >= WRITE_FAILURE_HOLD:
+            self._write_error = None
+        return result
+
+    @property
+    def problem(self) -> str | None:
+        return self._lost or self._write_error
+
+    def _checked(self, fn: Callable[..., T], *args: Any) -> T:
+        self._check_file()
+        return fn(*args)
+
+    def _check_file(self) -> None:
+        """Refuse to write into a file that is no longer the database at the path: SQLite
+        would go on writing into the deleted (or replaced) file, and lose it all at a restart."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except FileNotFoundError:
+            same = False
+        if not same:
+            self._lost = f"the file {self.path} was deleted or replaced; restart the server"
+            log.error(
+                "database file %s was deleted or replaced while the server ran: every database"
+                " call is refused until a restart", self.path,
+            )
+            raise StoreUnavailable(self._lost)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -222,10 +296,13 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) leaves the transaction open, and an error SQLite
+            # rolled back itself leaves none: nothing of it may stay either way.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     def _write_calls(
@@ -269,6 +346,8 @@ class SQLiteStore:
             conn.executescript(SCHEMA)  # idempotent; executescript commits on its own
             self._write(self._migrate)
             conn.executescript(INDEXES)
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
         except sqlite3.Error as exc:
             conn.close()
             self._conn = None
@@ -305,7 +384,8 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._executor is None:
             return
-        await self._run(self._close)
+        # Not through _run: a database found unusable is still closed.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
         self._executor = None
 
@@ -335,7 +415,7 @@ class SQLiteStore:
     # -- items --------------------------------------------------------------------------------
 
     async def create_item(self, name: str, description: str | None) -> Item:
-        return await self._run(self._create_item, name, description)
+        return await self._run_write(self._create_item, name, description)
 
     def _create_item(self, name: str, description: str | None) -> Item:
         row = self.conn.execute(
@@ -365,7 +445,7 @@ class SQLiteStore:
         return [_item(r) for r in rows]
 
     async def delete_item(self, item_id: int) -> bool:
-        return await self._run(self._delete_item, item_id)
+        return await self._run_write(self._delete_item, item_id)
 
     def _delete_item(self, item_id: int) -> bool:
         return self.conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
@@ -460,7 +540,7 @@ class SQLiteStore:
             return []
         if task_id is not None:
             return await self._claim(worker, task_id)
-        return await self._run(self._claim_tasks, worker, limit, jobs)
+        return await self._run_write(self._claim_tasks, worker, limit, jobs)
 
     def _claim_tasks(self, worker: str, limit: int, jobs: Collection[str] | None) -> list[Task]:
         only = "" if jobs is None else f"AND job IN ({','.join('?' * len(jobs))}) "
@@ -493,7 +573,7 @@ class SQLiteStore:
         """Write the progress jobs reported, in one transaction, for the tasks still running
         under `worker` (a task that ended meanwhile keeps what its end wrote)."""
         if updates:
-            await self._run(self._write, lambda conn: conn.executemany(
+            await self._run_write(self._write, lambda conn: conn.executemany(
                 "UPDATE tasks SET progress = ?, message = coalesce(?, message) "
                 "WHERE id = ? AND status = 'running' AND worker = ?",
                 [(progress, message, task_id, worker) for task_id, progress, message in updates],
@@ -530,7 +610,7 @@ class SQLiteStore:
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)
         and whether this call cancelled it."""
-        return await self._run(self._cancel_task, task_id)
+        return await self._run_write(self._cancel_task, task_id)
 
     def _cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         def cancel(conn: sqlite3.Connection) -> tuple[Task | None, bool]:
@@ -549,7 +629,7 @@ class SQLiteStore:
     async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
         """Renew the worker's lease; return which of its `running` tasks it no longer owns
         (cancelled through another worker, or interrupted), so it stops them."""
-        return await self._run(self._heartbeat, worker, running)
+        return await self._run_write(self._heartbeat, worker, running)
 
     def _heartbeat(self, worker: str, running: list[str]) -> list[str]:
         now = time.time()
@@ -577,7 +657,7 @@ class SQLiteStore:
         machine and its process is gone. Tasks of live workers are never touched; pending tasks
         need nothing: any worker claims them.
         """
-        return await self._run(self._recover, worker, lease_timeout)
+        return await self._run_write(self._recover, worker, lease_timeout)
 
     def _recover(self, worker: str, lease_timeout: float) -> Recovery:
         def recover(conn: sqlite3.Connection) -> Recovery:
@@ -613,7 +693,7 @@ class SQLiteStore:
         return self._write(recover)
 
     async def remove_worker(self, worker: str) -> None:
-        await self._run(self._remove_worker, worker)
+        await self._run_write(self._remove_worker, worker)
 
     def _remove_worker(self, worker: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE id = ?", (worker,))

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from fastapi import FastAPI
 
 from server.db import SQLiteStore
+from server.logs import count
 from server.registry import BUILTIN_SPEC, ModelRegistry
 from server.settings import Settings
 from server.store import TaskStatus
@@ -32,20 +33,26 @@ class Phase:
 
 
 class _Step:
-    """Log how long a start-up or shut-down step took."""
+    """Log how long a start-up or shut-down step took.
 
-    def __init__(self, what: str) -> None:
+    A failed shut-down step (`stopping=True`) is logged and the shut-down goes on: each later
+    step still releases what it holds, and the stop ends as one.
+    """
+
+    def __init__(self, what: str, *, stopping: bool = False) -> None:
         self.what = what
+        self.stopping = stopping
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
         ms = (time.perf_counter() - self.started) * 1000
         if exc is None:
             log.info("%s: done (%.1f ms)", self.what, ms)
-        else:
-            log.error("%s failed after %.1f ms: %s", self.what, ms, exc)
+            return False
+        log.error("%s failed after %.1f ms: %s", self.what, ms, exc, exc_info=self.stopping)
+        return self.stopping and isinstance(exc, Exception)
 
 
 # uvicorn's exit code for a start-up that did not complete.
@@ -87,8 +94,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         with _abort_on_stop_signal():
             registry = app.state.registry = ModelRegistry()
-            stack.callback(_cleared, registry)
-            with _Step(f"loading {1 + len(settings.models)} models"):
+            stack.push_async_callback(_cleared, registry)
+            with _Step(f"loading {count(1 + len(settings.models), 'model')}"):
                 await registry.load([BUILTIN_SPEC, *settings.models])
             if (metrics := getattr(app.state, "metrics", None)) is not None:
                 for model in registry.models():
@@ -139,16 +146,17 @@ def _job_timer(app: FastAPI) -> Callable[[str, TaskStatus, float], None] | None:
     return observe
 
 
-def _cleared(registry: ModelRegistry) -> None:
-    with _Step(f"releasing {len(registry)} models"):
-        registry.clear()
+async def _cleared(registry: ModelRegistry) -> None:
+    with _Step(f"releasing {count(len(registry), 'model')}", stopping=True):
+        if failed := await registry.clear():
+            log.warning("%s failed to close: %s", count(len(failed), "model"), ", ".join(failed))
 
 
 async def _closed(store: SQLiteStore) -> None:
-    with _Step("closing database"):
+    with _Step("closing database", stopping=True):
         await store.close()
 
 
 async def _stopped(runner: TaskRunner) -> None:
-    with _Step("stopping task runner"):
+    with _Step("stopping task runner", stopping=True):
         await runner.stop()

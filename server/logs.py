@@ -21,6 +21,11 @@ request_id: ContextVar[str | None] = ContextVar("fpx_request_id", default=None)
 task_id: ContextVar[str | None] = ContextVar("fpx_task_id", default=None)
 
 
+def count(n: int, noun: str) -> str:
+    """`1 task`, `2 tasks`: a number of things as a log line says it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class ContextFields(logging.Filter):
     """Put the request id and task id of the current context on each record (JSON lines show
     them; the text format does not print them)."""

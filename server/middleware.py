@@ -1,13 +1,13 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware, which costs a task per request).
 
-RequestIdMiddleware tags every response with `X-Request-ID` and turns an unhandled exception
-into a logged, clean 500. BodyGuardMiddleware refuses, before any endpoint reads them, bodies
-over the size limit (413) and bodies that are not JSON (415); both answer `{"detail": ...}`.
+RequestIdMiddleware tags every response the app sends with `X-Request-ID` and turns an
+unhandled exception into a logged, clean 500. PathGuardMiddleware refuses a path with a control
+character. The refusals of a request's body (413, 415) come
+after routing and the token, in the route (server/routing.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
@@ -24,7 +24,8 @@ access_log = logging.getLogger("fpx.access")
 REQUEST_ID_HEADER = b"x-request-id"
 # A client may send its own id; only a short, printable one is kept (it goes into logs).
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
+# C0 controls and DEL, decoded from the path's percent-escapes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
@@ -72,9 +73,10 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             log.exception(
-                "unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid
+                "unhandled error in %s %s (request %s): %s", scope["method"], scope["path"],
+                rid, exc,
             )
             if status:
                 raise
@@ -99,67 +101,18 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
     )
 
 
-class BodyTooLarge(Exception):
-    pass
+class PathGuardMiddleware:
+    """A path with a control character names no resource: 404 before routing.
 
+    Starlette's route patterns end in `$`, which also matches before a final newline, so
+    /livez%0A was /livez and /users/%0A the user list; no route may see such a path.
+    """
 
-class BodyGuardMiddleware:
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body_size = max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            await send_json(send, 404, {"detail": "Not Found"})
             return
-        length: int | None = None
-        content_type = b""
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = int(value) if value.isdigit() else None
-            elif name == b"content-type":
-                content_type = value.split(b";", 1)[0].strip().lower()
-        limit = self.max_body_size
-        if length is not None and length > limit:
-            await self._too_large(send)
-            return
-        if content_type and content_type != b"application/json" and not (
-            content_type.startswith(b"application/") and content_type.endswith(b"+json")
-        ):
-            await send_json(send, 415, {
-                "detail": f"unsupported content type {content_type.decode(errors='replace')!r}:"
-                " send application/json"
-            })
-            return
-        received = 0
-        started = False
-        refused = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, refused
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit and not refused:
-                    # Answer now: FastAPI would turn any error raised while it reads the body
-                    # into a vague 400. What the app sends after this is dropped.
-                    refused = True
-                    if not started:
-                        await self._too_large(send)
-                    raise BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        with contextlib.suppress(BodyTooLarge):
-            await self.app(scope, counting_receive, guarded_send)
-
-    async def _too_large(self, send: Send) -> None:
-        await send_json(
-            send, 413, {"detail": f"request body is over the {self.max_body_size}-byte limit"}
-        )
+        await self.app(scope, receive, send)

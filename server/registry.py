@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,24 @@ class ModelLoadError(RuntimeError):
         self.spec = spec
 
 
+class ModelInputError(Exception):
+    """A model refused an input: it raised ValueError or ArithmeticError (math.exp at 1000,
+    1/x at 0), or gave a non-finite result. The client's x is out of that model's range."""
+
+    def __init__(self, model: str, x: float, reason: str) -> None:
+        super().__init__(f"model {model!r} {reason}")
+        self.model = model
+        self.x = x
+
+
+class ModelFailedError(RuntimeError):
+    """A model failed on an input in any other way: a fault of the model, not of the input."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        super().__init__(f"model {model!r} failed: {reason}")
+        self.model = model
+
+
 class UnknownModelError(LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(f"model {name!r} not found")
@@ -82,13 +101,34 @@ class LoadedModel:
         self.inline = is_inline(self.predict_fn)
 
     async def predict(self, x: float) -> float:
-        if self.is_async:
-            result: Any = await self.predict_fn(x)  # type: ignore[misc]
-        elif self.inline:
-            result = self.predict_fn(x)
-        else:
-            result = await to_thread.run_sync(self.predict_fn, x)
-        return float(result)
+        """The model's result for x: ModelInputError when it refuses x, ModelFailedError when
+        it breaks otherwise, both naming the model."""
+        try:
+            if self.is_async:
+                result: Any = await self.predict_fn(x)  # type: ignore[misc]
+            elif self.inline:
+                result = self.predict_fn(x)
+            else:
+                result = await to_thread.run_sync(self.predict_fn, x)
+        except (ValueError, ArithmeticError) as exc:
+            raise ModelInputError(self.name, x, f"refuses this x: {_named(exc)}") from exc
+        except Exception as exc:
+            raise ModelFailedError(self.name, _named(exc)) from exc
+        try:
+            value = float(result)
+        except OverflowError:  # an int too large for a float
+            value = math.inf
+        except (TypeError, ValueError) as exc:
+            raise ModelFailedError(
+                self.name, f"it returned {type(result).__name__}, not a number"
+            ) from exc
+        if not math.isfinite(value):
+            raise ModelInputError(self.name, x, "gives a non-finite result for this x")
+        return value
+
+
+def _named(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _resolve(loader: str) -> Callable[[], Any]:
@@ -151,10 +191,20 @@ class ModelRegistry:
             )
             log.info("loaded model %s (%s) in %.1f ms", spec.name, spec.loader, load_ms)
 
-    def clear(self) -> None:
-        for name in list(self._models):
-            # Release the model's resources if it offers a way to.
-            close = getattr(self._models[name].predict_fn, "close", None)
-            if callable(close):
-                close()
+    async def clear(self) -> list[str]:
+        """Release every model that offers a `close` (plain or async); the names of those whose
+        close failed. One failure is logged and stops neither the others nor the shut-down."""
+        failed = []
+        for name, model in list(self._models.items()):
             del self._models[name]
+            close = getattr(model.predict_fn, "close", None)
+            if not callable(close):
+                continue
+            try:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.exception("model %s (%s) failed to close: %s", name, model.loader, exc)
+                failed.append(name)
+        return failed

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     cancel_grace: float = Field(
         2.0, ge=0, description="seconds a cancelled process job has before it is terminated",
     )
+    # Per worker process: with this many connections open (idle ones count) or requests in
+    # flight, uvicorn answers a new request 503 at once (docs/reliability.md).
+    max_connections: int = Field(1000, ge=1)
+    # Seconds an idle keep-alive connection is kept open after its last response.
+    keep_alive_timeout: int = Field(5, ge=1)
 
     @field_validator("models", mode="before")
     @classmethod

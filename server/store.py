@@ -33,6 +33,15 @@ class StoreError(RuntimeError):
     """The database cannot be opened or used."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot serve a call now (a full disk, a lock held past the busy timeout,
+    its file gone): the call changed nothing, and the API answers 503."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"database unavailable: {cause}")
+        self.cause = cause
+
+
 class QueueFullError(Exception):
     """As many tasks as allowed are unfinished; the submission is refused."""
 
@@ -92,6 +101,10 @@ class Recovery:
 class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+    # Why the database cannot take writes now (its last write failed, its file is gone), or
+    # None. Every call raises StoreUnavailable for such a failure, and writes nothing.
+    @property
+    def problem(self) -> str | None: ...
 
     # users
     async def list_users(self) -> list[User]: ...

@@ -29,7 +29,8 @@ from pydantic import ValidationError
 from server import logs
 from server.jobpool import JobFailed, JobProcess, ProcessPool
 from server.jobs import JobContext, JobKind, JobRegistry, JobSpec
-from server.store import Store, Task, TaskStatus
+from server.logs import count
+from server.store import Store, StoreUnavailable, Task, TaskStatus
 
 if TYPE_CHECKING:
     from server.registry import ModelRegistry
@@ -141,7 +142,8 @@ class TaskRunner:
         entries = list(self._jobs.values())
         if entries:
             log.info(
-                "waiting up to %.1fs for %d running tasks", self.shutdown_timeout, len(entries)
+                "waiting up to %.1fs for %s", self.shutdown_timeout,
+                count(len(entries), "running task")
             )
             _, late = await asyncio.wait([job for _, job in entries], timeout=self.shutdown_timeout)
             for job in late:
@@ -161,10 +163,11 @@ class TaskRunner:
 
     async def _interrupt(self, tasks: list[Task]) -> None:
         """Record tasks whose jobs a stop cut short (a no-op for one cancelled meanwhile)."""
+        interrupted = 0
         try:
             for task in tasks:
                 progress, message = self._reported.pop(task.id, (task.progress, None))
-                await self.store.finish_task(
+                interrupted += await self.store.finish_task(
                     task.id, self.worker_id, TaskStatus.INTERRUPTED, progress,
                     error=INTERRUPTED_BY_STOP, message=message,
                 )
@@ -172,7 +175,9 @@ class TaskRunner:
             # The stop goes on: the next worker to start finds this one gone and marks them.
             log.exception("could not record %d interrupted tasks", len(tasks))
         else:
-            log.info("interrupted %d running tasks", len(tasks))
+            # Only those still this worker's: one cancelled or interrupted elsewhere meanwhile
+            # keeps the outcome it has.
+            log.info("interrupted %s", count(interrupted, "running task"))
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -245,6 +250,8 @@ class TaskRunner:
             await self._record(task, TaskStatus.FAILED, error=encoded_ok)
         elif await self._record(task, TaskStatus.SUCCEEDED, result=result):
             log.debug("task %s succeeded", task.id)
+        else:
+            await self._log_ended_elsewhere(task.id, "its result is dropped")
 
     async def _call(
         self, task: Task, spec: JobSpec, kwargs: dict[str, Any], report: Any,
@@ -264,6 +271,17 @@ class TaskRunner:
         except asyncio.CancelledError:
             cancelled.set()  # the thread goes on until the job looks
             raise
+
+    async def _log_ended_elsewhere(self, task_id: str, consequence: str) -> None:
+        """Log what the store says became of a task this worker ran: cancelled (through this
+        worker or another), or interrupted by a worker that took this one for dead (a pause
+        past its lease)."""
+        task = await self.store.get_task(task_id)
+        if task is None:
+            what = "no longer exists"
+        else:
+            what = f"is {task.status.value}" + (f" ({task.error})" if task.error else "")
+        log.info("task %s %s; %s", task_id, what, consequence, extra={"task_id": task_id})
 
     async def _record(
         self,
@@ -307,7 +325,7 @@ class TaskRunner:
             try:
                 await self.store.record_progress(self.worker_id, updates)
             except Exception:
-                log.exception("could not record the progress of %d tasks", len(updates))
+                log.exception("could not record the progress of %s", count(len(updates), "task"))
                 self._unwritten |= ids
 
     async def _fill(self) -> None:
@@ -358,9 +376,9 @@ class TaskRunner:
         recovery = await self.store.recover(self.worker_id, self.lease_timeout)
         if recovery.interrupted or recovery.dead_workers:
             log.warning(
-                "recovered after dead workers %s: %d running tasks marked interrupted",
+                "recovered after dead workers %s: %s marked interrupted",
                 ", ".join(recovery.dead_workers) or "(none)",
-                len(recovery.interrupted),
+                count(len(recovery.interrupted), "running task"),
             )
 
     async def _maintain(self) -> None:
@@ -376,17 +394,16 @@ class TaskRunner:
                     next_beat = time.monotonic() + self.heartbeat_interval
                     beats += 1
                     for task_id in await self.store.heartbeat(self.worker_id, self.running):
-                        log.info(
-                            "task %s ended elsewhere (cancelled); stopping its job", task_id,
-                            extra={"task_id": task_id},
-                        )
+                        await self._log_ended_elsewhere(task_id, "stopping its job")
                         self.cancel_local(task_id)
                     # Dead workers are rare: look for them every few beats, not every one.
                     if beats % 4 == 0:
                         await self._recover()
                 await self._fill()
-            except Exception:
+            except StoreUnavailable as exc:
                 # A locked or failing database must not end the runner: log and go on.
+                log.warning("task runner maintenance failed (%s); retrying", exc)
+            except Exception:
                 log.exception("task runner maintenance failed; retrying")
 
 

@@ -16,11 +16,19 @@ async def livez() -> Alive:
 @router.get(
     "/readyz",
     response_model=Ready,
-    responses={503: {"model": NotReady, "description": "Starting or stopping"}},
+    responses={503: {
+        "model": NotReady, "description": "Starting, stopping, or the database cannot be written"
+    }},
 )
 async def readyz(request: Request) -> Ready | JSONResponse:
-    """Whether every model is loaded, the database open and the task runner started."""
+    """Whether every model is loaded, the database open and writable, the task runner started."""
     phase = request.app.state.phase
     if phase != Phase.READY:
         return JSONResponse({"status": phase}, status_code=503)
+    problem = request.app.state.store.problem
+    if problem is not None:
+        return JSONResponse(
+            {"status": "unavailable", "detail": f"database unavailable: {problem}"},
+            status_code=503,
+        )
     return Ready(models=request.app.state.registry.names())

@@ -3,9 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from server.deps import StoreDep
+from server.routing import GuardedRoute
 from server.schemas import BODY_ERRORS, ErrorResponse, ItemCreate, ItemPublic, header
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(prefix="/items", tags=["items"], route_class=GuardedRoute)
 
 # SQLite stores integers up to 2**63 - 1; a larger id cannot name an item.
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the item's id")]

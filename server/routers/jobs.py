@@ -1,9 +1,10 @@
 from fastapi import APIRouter
 
 from server.deps import JobsDep, ModelsDep
+from server.routing import GuardedRoute
 from server.schemas import JobPublic
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=GuardedRoute)
 
 
 @router.get("")

@@ -2,9 +2,10 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from server.metrics import Metrics
+from server.routing import GuardedRoute
 from server.store import Store
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], route_class=GuardedRoute)
 
 
 @router.get(

@@ -10,12 +10,13 @@ from pydantic import ValidationError
 from server.deps import RunnerDep, StoreDep
 from server.jobs import JobRegistry, UnknownJobError
 from server.registry import ModelRegistry
+from server.routing import GuardedRoute
 from server.schemas import BODY_ERRORS, ErrorResponse, TaskCounts, TaskCreate, TaskPublic, header
 from server.settings import Settings
 from server.store import DuplicateTaskError, QueueFullError, Store, TaskStatus
 from server.tasks import TaskRunner
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=GuardedRoute)
 
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such task"}}
 # How long a client refused for a full queue should wait before trying again.

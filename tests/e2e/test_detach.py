@@ -87,7 +87,7 @@ def test_logs_follow_until_the_server_stops(detached, workdir, env):
         follower = subprocess.Popen([*FPX, "logs", "-f"], cwd=workdir, env=env, stdout=out)
     try:
         run(workdir, env, "predict", "5")
-        wait_until(lambda: "GET /predict?x=5.0" in log_file.read_text(),
+        wait_until(lambda: "fpx.access: GET /predict 200 " in log_file.read_text(),
                    what="the request to show in the followed log")
         assert run(workdir, env, "stop").returncode == 0
         assert follower.wait(timeout=20) == 0

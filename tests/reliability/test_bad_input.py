@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 
 import pytest
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from bench.hostile_figures import hostile_body
 from server.app import create_app
+from server.errors import validation_error_handler
 
 UUID0 = "00000000-0000-4000-8000-000000000000"
 JSON = {"content-type": "application/json"}
+# The docs assets are a mount, /static-offline-docs/{path}.
+PATH_VALUES = {"item_id": "1", "username": "Rick", "task_id": UUID0, "path": "swagger-ui.css"}
 
 CASES = [
     # (id, method, url, request kwargs, status, words the detail must contain)
@@ -99,8 +107,12 @@ CASES = [
     ("username with ..", "GET", "/users/a..b", {}, 422, ["username", "'..'"]),
     ("username dotdot encoded", "GET", "/users/%2E%2E", {}, 422, ["username"]),
     ("username with space", "GET", "/users/a%20b", {}, 422, ["username"]),
-    ("username with control", "GET", "/users/a%01b", {}, 422, ["username"]),
-    ("username with newline", "GET", "/users/a%0Ab", {}, 422, ["username"]),
+    # A path with a control character names no resource, whatever the route.
+    ("username with control", "GET", "/users/a%01b", {}, 404, ["Not Found"]),
+    ("username with newline", "GET", "/users/a%0Ab", {}, 404, ["Not Found"]),
+    ("username trailing newline", "GET", "/users/Rick%0A", {}, 404, ["Not Found"]),
+    ("user list trailing newline", "GET", "/users/%0A", {}, 404, ["Not Found"]),
+    ("livez trailing newline", "GET", "/livez%0A", {}, 404, ["Not Found"]),
 ]
 
 
@@ -145,3 +157,80 @@ def test_a_wrong_method_is_405_listing_the_resources_methods(client, method, url
     assert r.status_code == 405
     assert r.headers["allow"] == allow
     assert r.json() == {"detail": "Method Not Allowed"}
+
+
+def test_every_405_lists_the_methods_that_work_there(client):
+    # Every route, the framework's own (/docs, /openapi.json, /redoc) included.
+    routes = list(iter_route_contexts(client.app.router.routes))
+    assert {"/docs", "/openapi.json", "/items"} <= {r.path_format for r in routes}
+    for route in routes:
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        if not route.methods:  # a mount (the docs assets): its app answers each method
+            continue
+        wrong = next((m for m in ("PATCH", "PUT", "DELETE", "POST") if m not in route.methods),
+                     None)
+        if wrong is None:  # /tasks/counts' refusal of every write
+            continue
+        r = client.request(wrong, url)
+        assert r.status_code == 405, (wrong, url, r.status_code)
+        allowed = r.headers["allow"].split(", ")
+        assert allowed != [""], (wrong, url)
+        for method in allowed:
+            assert client.request(method, url).status_code != 405, (method, url)
+
+
+def test_the_other_spelling_of_a_path_redirects_without_trusting_the_host(client):
+    evil = {"host": "evil.example:666"}
+    r = client.get("/tasks/?limit=5", headers=evil, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/tasks?limit=5")
+    for route in iter_route_contexts(client.app.router.routes):
+        if "GET" not in (route.methods or ()):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        other = url[:-1] if url.endswith("/") else url + "/"
+        r = client.get(other, headers=evil, follow_redirects=False)
+        assert "evil.example" not in str(r.headers), (other, r.headers)
+        if r.status_code == 307:
+            assert r.headers["location"] == url, (other, r.headers)
+            assert client.get(other, follow_redirects=True).url.path == url
+        else:  # served as it is: /users/ lists users, /users/Rick/ is a bad name (422)
+            assert other.startswith("/users"), (other, r.status_code)
+
+
+def test_no_route_takes_a_path_with_a_control_character(client):
+    for route in iter_route_contexts(client.app.router.routes):
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], route.path_format)
+        method = sorted(route.methods or {"GET"})[0]  # a mount has none: it takes any
+        for bad in (url + "%0A", url + "%0D%0A", url + "%00", url.replace("/", "/%7F", 1)):
+            r = client.request(method, bad, follow_redirects=False)
+            assert r.status_code == 404, (method, bad, r.status_code)
+            assert r.json() == {"detail": "Not Found"} and r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(("url", "fields"), [("/tasks", "job, args, wait_time, id, time_limit"),
+                                             ("/items", "name, description")])
+def test_a_body_of_thousands_of_unknown_keys_is_one_short_422(client, url, fields):
+    body = hostile_body()  # 64 KiB of distinct keys: 8,680 unknown fields
+    assert len(body) <= 64 * 1024
+    r = client.post(url, content=body, headers=JSON)
+    assert r.status_code == 422
+    assert len(r.content) < 2048  # it was 838 KB, after half a second of the event loop
+    [error] = r.json()["detail"]
+    unknown = sum(key not in fields.split(", ") for key in json.loads(body))  # "id" is one
+    assert error["msg"] == (
+        f"Value error, {unknown} unknown fields ('a', 'b', 'c', 'd', 'e', ...); the fields are "
+        f"{fields}"
+    )
+
+
+def test_a_422_lists_the_first_errors_and_counts_the_rest():
+    many = RequestValidationError(
+        [{"type": "int_parsing", "loc": ("query", f"q{i}"), "msg": "bad", "input": i}
+         for i in range(25)]
+    )
+    detail = json.loads(asyncio.run(validation_error_handler(None, many)).body)["detail"]
+    assert [e["loc"] for e in detail[:10]] == [["query", f"q{i}"] for i in range(10)]
+    assert detail[10] == {
+        "type": "too_many_errors", "loc": [], "msg": "15 more errors not shown", "input": None
+    }
+    assert len(detail) == 11

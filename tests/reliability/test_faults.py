@@ -148,3 +148,27 @@ def test_either_stop_signal_runs_the_lifespan_shut_down(tmp_path, sig):
         server.signal(sig)
         server.wait(20)
     assert "closing database: done" in server.log()
+
+
+def test_a_second_server_on_a_busy_port_touches_no_task(tmp_path):
+    env = {"FPX_MAX_RUNNING": "1"}
+    with ServerProcess(tmp_path, env) as live:
+        for _ in range(4):
+            submit(live, 3600)
+        wait_until(lambda: counts(live)["running"] == 1, 10, what="one task running")
+        second = ServerProcess(
+            tmp_path / "second", env, db=live.db, port=live.port, wait_ready=False
+        )
+        with second:
+            assert second.wait(timeout=30) == 3
+        log = second.log()
+        assert log.splitlines()[-1].endswith(
+            f"cannot listen on 127.0.0.1:{live.port}: the port is in use (is another server"
+            " running there?); nothing was started"
+        ), log
+        assert "task runner" not in log and "opening database" not in log
+        # The live server's tasks are as they were: one running, three waiting for it.
+        assert counts(live) == {
+            "pending": 3, "running": 1, "succeeded": 0, "failed": 0, "cancelled": 0,
+            "interrupted": 0,
+        }

@@ -116,12 +116,17 @@ def test_unknown_user_is_404_with_detail(client):
 
 
 @pytest.mark.parametrize(
-    "name", ["a" * 65, "bad name", "semi;colon", "a..b", "%2E%2E", "%00x", "é", "a%2Fb"]
+    "name", ["a" * 65, "bad name", "semi;colon", "a..b", "%2E%2E", "é", "a%2Fb"]
 )
 def test_malformed_username_is_422(client, name):
     r = client.get(f"/users/{name}")
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["path", "username"]
+
+
+def test_a_username_with_a_control_character_names_no_user(client):
+    # A path with one names no resource at all (tests/reliability/test_bad_input.py).
+    assert client.get("/users/%00x").status_code == 404
 
 
 # -- items ---------------------------------------------------------------------------------------

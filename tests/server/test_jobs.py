@@ -162,11 +162,13 @@ def test_predict_batch_runs_the_model_over_every_input(client):
     assert done["result"] == [42.0, 105.0, -126.0] and done["progress"] == 1.0
 
 
-def test_a_result_json_cannot_hold_fails_the_task_saying_so(client):
-    task = submit(client, "predict_batch", args={"inputs": [1e308]})  # 42e308 is inf
+def test_an_input_the_model_refuses_fails_the_batch_naming_the_model(client):
+    task = submit(client, "predict_batch", args={"inputs": [1, 1e308]})  # 42e308 is inf
     done = finished(client, task["id"])
     assert done["status"] == "failed" and done["result"] is None
-    assert done["error"].startswith("the job's result is not JSON-encodable: ")
+    assert done["error"] == (
+        "ModelInputError: model 'answer_to_everything' gives a non-finite result for this x"
+    )
 
 
 def test_an_async_job_reports_progress_and_its_message(jobs_client):

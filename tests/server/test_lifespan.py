@@ -97,3 +97,25 @@ def test_extra_models_predict_sync_in_a_thread_and_async_on_the_loop(settings):
         # ...while the built-in one is marked to run inline, with no thread hop.
         assert registry.get("answer_to_everything").inline
         assert not registry.get("double").inline
+
+
+def test_a_failing_close_releases_every_other_model_and_the_stop_completes(settings, caplog):
+    caplog.set_level(logging.INFO, logger="fpx")
+    sample_models.Closable.closed = sample_models.AsyncClosable.closed = False
+    settings.models = [
+        spec("bad=tests.server.sample_models:load_failing_close"),
+        spec("neg=tests.server.sample_models:load_closable"),
+        spec("aneg=tests.server.sample_models:load_async_closable"),
+    ]
+    app = create_app(settings)
+    with TestClient(app):
+        pass  # the shut-down raises nothing
+    assert sample_models.Closable.closed and sample_models.AsyncClosable.closed
+    assert len(app.state.registry) == 0
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("fpx")]
+    assert any(
+        "model bad (tests.server.sample_models:load_failing_close) failed to close: "
+        "handle already gone" in m for m in messages
+    ), messages
+    for line in ("releasing 4 models: done", "closing database: done", "fpx stopped"):
+        assert any(line in m for m in messages), (line, messages)

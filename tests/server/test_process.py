@@ -30,7 +30,7 @@ def test_python_m_server_serves_and_stops_gracefully(tmp_path):
     assert port_is_free(server.port)
     log = server.log()
     for line in ("fpx ready in", "stopping task runner: done", "closing database: done",
-                 "releasing 1 models: done", "fpx stopped"):
+                 "releasing 1 model: done", "fpx stopped"):
         assert line in log, log
     with sqlite3.connect(server.db) as conn:
         [(status,)] = conn.execute("SELECT status FROM tasks WHERE id = ?", (task["id"],))

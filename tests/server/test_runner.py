@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sqlite3
 import subprocess
@@ -395,3 +396,22 @@ async def test_progress_is_written_at_most_every_half_second_and_at_the_end(db_p
     finally:
         await runner.stop()
         await store.close()
+
+
+async def test_a_task_interrupted_elsewhere_is_logged_as_interrupted(db_path, caplog):
+    # What a worker paused (SIGSTOP) past its lease finds when it resumes: another worker
+    # took it for dead and ended its task interrupted.
+    caplog.set_level(logging.INFO, logger="fpx.tasks")
+    error = "interrupted: the worker running it (w) stopped before it finished"
+    async with running(db_path, Gate()) as a:
+        task_id = await submit(a)
+        await until(lambda: _true(task_id in a.running))
+        with sqlite3.connect(db_path) as conn:
+            conn.execute(
+                "UPDATE tasks SET status = 'interrupted', error = ? WHERE id = ?", (error, task_id)
+            )
+        await until(lambda: _true(task_id not in a.running), timeout=2, what="a to stop it")
+        assert await status(a, task_id) is TaskStatus.INTERRUPTED
+    messages = [r.getMessage() for r in caplog.records if task_id in r.getMessage()]
+    assert f"task {task_id} is interrupted ({error}); stopping its job" in messages, messages
+    assert not any("cancelled" in m for m in messages), messages
