@@ -105,8 +105,7 @@ def main(args: list[str] | None = None) -> int:
         log.error("%s; nothing was started", exc)
         return STARTUP_FAILURE
     with _metrics_shared_by_workers(settings):
-        _run(uvicorn, settings, log_config, sock)
-    return 0
+        return _run(uvicorn, settings, log_config, sock)
 
 
 @contextlib.contextmanager
@@ -125,12 +124,17 @@ def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(uvicorn: Any, settings: Settings, log_config: dict, sock: socket.socket) -> None:
-    uvicorn.run(
+def _run(uvicorn: Any, settings: Settings, log_config: dict, sock: socket.socket) -> int:
+    """Serve on `sock`, the socket bound before anything started, as uvicorn.run would (its
+    Config, Server and supervisors, given the socket; uvicorn.run's own `fd=` would take it
+    for a Unix socket, and leave Nagle's algorithm on: 40 ms per keep-alive request)."""
+    from uvicorn.supervisors import ChangeReload, Multiprocess
+
+    config = uvicorn.Config(
         "server.app:create_app",
         factory=True,
-        # uvicorn serves the bound socket, in one process or in each worker.
-        fd=sock.fileno(),
+        host=settings.host,
+        port=settings.port,
         workers=settings.workers if not settings.reload else None,
         reload=settings.reload,
         log_config=log_config,
@@ -147,6 +151,17 @@ def _run(uvicorn: Any, settings: Settings, log_config: dict, sock: socket.socket
         # uvicorn drops open connections and the lifespan shut-down runs.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    server = uvicorn.Server(config)
+    if config.should_reload:
+        ChangeReload(config, target=server.run, sockets=[sock]).run()
+    elif config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        config.load_app()
+        server.run(sockets=[sock])
+        if not server.started:
+            return STARTUP_FAILURE
+    return 0
 
 
 if __name__ == "__main__":
