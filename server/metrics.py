@@ -13,6 +13,7 @@ import os
 import platform
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -36,6 +37,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._predicts: dict[str, Any] = {}
         r = self.registry
         self.requests = Counter(
             "fpx_http_requests", "HTTP requests answered, by route template, method and status",
@@ -63,8 +66,22 @@ class Metrics:
         ).labels(__version__, platform.python_version(), _fastapi_version()).set(1)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled series of each (method, route, status) are kept, as prometheus-client's
+        # docs advise for a hot path: labels() takes a lock and looks the series up each time.
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.requests.labels(method, route, str(status)), self.latency.labels(method, route)
+            )
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def observe_predict(self, model: str, seconds: float) -> None:
+        series = self._predicts.get(model)
+        if series is None:
+            series = self._predicts[model] = self.predict_latency.labels(model)
+        series.observe(seconds)
 
     def scrape(self, task_counts: Iterable[tuple[dict[str, str], int]]) -> bytes:
         """Everything, in the text format; `task_counts` are (labels, count) pairs."""

@@ -36,7 +36,7 @@ async def predict(query: Annotated[PredictQuery, Query()], request: Request) -> 
     began = time.perf_counter()
     result = await loaded.predict(x)
     if (metrics := getattr(state, "metrics", None)) is not None:
-        metrics.predict_latency.labels(model).observe(time.perf_counter() - began)
+        metrics.observe_predict(model, time.perf_counter() - began)
     return Prediction(model=model, x=x, result=result)
 
 
