@@ -7,6 +7,19 @@ from __future__ import annotations
 from bench.report import Row
 
 WHY: dict[str, str] = {
+    "`/predict` requests/s through FastAPI's routing": (
+        "py-spy of the fpx server under the same wrk load (2026-12-01 18:40): FastAPI's "
+        "dependency solving of the query model is 27% of a request, as in the one-route app; "
+        "what fpx adds is its own per-request work: the metrics middleware and the predict "
+        "timing (about 8%, the `/predict` with metrics row measures the same: 0.91 x), the "
+        "route class that puts the token, size and type refusals after routing (issue 11: "
+        "about 2%), the request-id middleware with the log context (about 2%), the path guard"
+        " (under 1%), and the included router's matching (about 3%). At 17:09, before the "
+        "metrics and reliability work, the same row was 0.83 x; a re-run after the metrics "
+        "series were kept gave 0.68 x. What would close it: fewer middleware layers (one pure"
+        " ASGI middleware for the request id, the path guard and the metrics, instead of "
+        "three)."
+    ),
     "`fpx serve` launch": (
         "fpx's own work before it spawns its server (the row's note gives its median, about a "
         "quarter of the launch) is what `fastapi run` does not pay twice. "
