@@ -203,3 +203,20 @@ def test_a_sigkilled_server_leaves_no_job_process(tmp_path):
         server.wait(timeout=10)
         wait_until(lambda: not any(alive(pid) for pid in spawned), 10,
                    what="the job processes to die with the server")
+
+
+def test_a_process_job_is_stopped_by_a_cancel_through_another_worker(settings, tmp_path):
+    # Two workers on one database: the job runs in a process of A's; the cancel goes to B.
+    settings.jobs = JOBS
+    settings.job_processes = 1
+    settings.cancel_grace = GRACE
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        marker = tmp_path / "pid"
+        task_id = submit(a, "stubborn", args={"marker": str(marker)})
+        pid = int(wait_until(lambda: marker.exists() and marker.read_text(), what="the job"))
+        assert get(b, task_id)["worker"] == get(a, task_id)["worker"]  # one task, seen by both
+        assert b.delete(f"/tasks/{task_id}").json()["status"] == "cancelled"
+        # A's heartbeat sees the cancel, tells the job; it ignores it and is terminated.
+        wait_until(lambda: not alive(pid), 15, what="A to stop the job B cancelled")
+        assert get(a, task_id)["status"] == "cancelled"
+        assert get(b, task_id)["status"] == "cancelled"
