@@ -117,8 +117,8 @@ class FittingTable:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update(max_width=1_000_000)  # its natural width, not the clamped one
         has_short = any(c.short for c in self.columns)
-        tries = [(self.columns, False)] + [
-            (self.columns[:n], has_short) for n in range(len(self.columns), self.keep - 1, -1)
+        tries = [(self.columns, False)] + ([(self.columns, True)] if has_short else []) + [
+            (self.columns[:n], has_short) for n in range(len(self.columns) - 1, self.keep - 1, -1)
         ]
         for columns, short in tries:
             table = self.table(columns, short)
@@ -127,7 +127,7 @@ class FittingTable:
                 break
         yield table
         left_out = [c.header for c in self.columns[len(columns):]]
-        notes = [self.shortened] if short and has_short else []
+        notes = [self.shortened] if short else []
         if left_out:
             notes.append(f"left out to fit: {', '.join(left_out)}")
         if notes:

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import __version__
+from server.middleware import route_template
 
 # The route of a request no route matched: its path is not a label, or any client could
 # create a time series per path it makes up.
@@ -148,7 +149,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_counting)
         finally:
-            route = getattr(scope.get("route"), "path_format", None) or UNMATCHED
+            route = route_template(scope) or UNMATCHED
             self.metrics.observe_request(
                 scope["method"], route, status, time.perf_counter() - began
             )

@@ -91,9 +91,15 @@ class RequestIdMiddleware:
             logs.request_id.reset(context)
 
 
+def route_template(scope: Scope) -> str | None:
+    """The template of the route that answered the request (`/items/{item_id}`), once the app
+    has routed it; None when no route matched."""
+    return getattr(scope.get("route"), "path_format", None)
+
+
 def _log_request(scope: Scope, status: int, seconds: float) -> None:
     """The access line (FPX_LOG_LEVEL=debug): method, route template, status, duration."""
-    route = getattr(scope.get("route"), "path_format", None) or scope["path"]
+    route = route_template(scope) or scope["path"]
     ms = round(seconds * 1000, 3)
     access_log.debug(
         "%s %s %d %.1f ms", scope["method"], route, status, ms,
