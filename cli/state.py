@@ -147,8 +147,8 @@ REQUIRED = {"url", "pid", "db", "started_at"}
 
 def save(record: ServerRecord) -> Path:
     """Write `record` as its server's record: to a file of its own, renamed into place."""
+    path = record_path(record.pid)
     folder = ensure_dir() / RECORDS
-    path = folder / f"{record.pid}.json"
     try:
         folder.mkdir(exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{record.pid}.", suffix=".tmp")
