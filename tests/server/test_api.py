@@ -1,4 +1,5 @@
-"""Every row of the API contract, with each error status, through the real lifespan."""
+"""Every row of the API contract, with each error status, through the real lifespan, on
+each backend (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from tests.helpers import wait_until
+
+
+@pytest.fixture
+def settings(any_settings):
+    return any_settings
 
 
 def finished(client: TestClient, task_id: str, timeout: float = 10.0) -> dict:
