@@ -90,3 +90,14 @@ def scratch_database() -> Iterator[str]:
 def reset(url: str) -> None:
     """Empty a database: no schema, no tables, as a new one."""
     execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+
+async def execute_async(url: str, sql: str, *args: Any) -> Any:
+    """execute() for a test already running an event loop."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    try:
+        return await conn.execute(sql, *args)
+    finally:
+        await conn.close()
