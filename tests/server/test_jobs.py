@@ -207,7 +207,7 @@ def test_a_thread_job_runs_and_is_cancelled_through_its_context(jobs_client):
     task = submit(jobs_client, "fetch", args={"seconds": 60})
     wait_for(lambda: jobs_client.get(f"/tasks/{task['id']}").json()["status"] == "running",
              "it to run")
-    assert jobs_client.delete(f"/tasks/{task['id']}").json()["status"] == "cancelled"
+    assert jobs_client.post(f"/tasks/{task['id']}/cancel").json()["status"] == "cancelled"
     assert finished(jobs_client, task["id"])["status"] == "cancelled"
 
 
