@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -101,3 +103,30 @@ async def execute_async(url: str, sql: str, *args: Any) -> Any:
         return await conn.execute(sql, *args)
     finally:
         await conn.close()
+
+
+# -- one statement on either backend's database (a Path: SQLite; a URL: PostgreSQL) --------------
+
+
+def _numbered(statement: str) -> str:
+    """`?` placeholders as PostgreSQL's $1, $2, ..."""
+    parts = statement.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
+
+
+def sql(db: Path | str, statement: str, *args: Any) -> None:
+    """Run one statement straight on the database, as another program would."""
+    if isinstance(db, Path):
+        with sqlite3.connect(db) as conn:
+            conn.execute(statement, args)
+        conn.close()
+    else:
+        execute(db, _numbered(statement), *args)
+
+
+async def sql_async(db: Path | str, statement: str, *args: Any) -> None:
+    """sql() for a test already running an event loop."""
+    if isinstance(db, Path):
+        sql(db, statement, *args)
+    else:
+        await execute_async(db, _numbered(statement), *args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 import uuid
 from datetime import timedelta
@@ -15,12 +14,13 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from server.app import create_app
-from server.db import SQLiteStore
 from server.retention import TaskPruner
 from server.settings import Settings
 from server.store import TaskStatus
 from tests.helpers import wait_until
+from tests.postgres import sql, sql_async
 from tests.server.test_metrics import samples
+from tests.server.test_runner import store_of
 
 DAY = 86400.0
 
@@ -32,18 +32,17 @@ def finished(client: TestClient, task_id: str) -> dict:
     )
 
 
-def age(db_path, task_id: str, seconds: float) -> None:
+def age(db, task_id: str, seconds: float) -> None:
     """Make a task look created, and finished if it is, `seconds` ago."""
-    with sqlite3.connect(db_path) as conn:
-        then = time.time() - seconds
-        conn.execute(
-            "UPDATE tasks SET created_at = ?, finished_at = CASE WHEN finished_at IS NULL "
-            "THEN NULL ELSE ? END WHERE id = ?", (then, then, task_id),
-        )
-    conn.close()
+    then = time.time() - seconds
+    sql(
+        db, "UPDATE tasks SET created_at = ?, finished_at = CASE WHEN finished_at IS NULL "
+        "THEN NULL ELSE ? + 0.0 END WHERE id = ?", then, then, task_id,
+    )
 
 
-def test_finished_tasks_past_the_retention_are_pruned_and_no_others(settings, db_path):
+def test_finished_tasks_past_the_retention_are_pruned_and_no_others(any_settings, database):
+    settings, db_path = any_settings, database
     with TestClient(create_app(settings)) as client:
         old, recent = (client.post("/tasks", json={"wait_time": 0}).json()["id"]
                        for _ in range(2))
@@ -84,17 +83,16 @@ def test_a_retention_of_0_keeps_finished_tasks_for_good(settings, db_path, caplo
 
 
 @pytest.mark.anyio
-async def test_a_pass_removes_a_small_batch_at_a_time_and_lets_other_calls_in(db_path):
-    store = SQLiteStore(db_path)
+async def test_a_pass_removes_a_small_batch_at_a_time_and_lets_other_calls_in(database):
+    db_path = database
+    store = store_of(database)
     await store.open()
     try:
         for _ in range(1000):
             await store.create_task(str(uuid.uuid4()), "sleep", {"wait_time": 0}, 10_000)
         for task in await store.claim_tasks("w", 1000):
             await store.finish_task(task.id, "w", TaskStatus.SUCCEEDED, 1.0)
-        with sqlite3.connect(db_path) as conn:
-            conn.execute("UPDATE tasks SET finished_at = finished_at - 2 * 86400")
-        conn.close()
+        await sql_async(db_path, "UPDATE tasks SET finished_at = finished_at - 2 * 86400")
         batches: list[int] = []
         first = asyncio.Event()
 

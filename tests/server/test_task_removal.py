@@ -3,27 +3,33 @@ past their retention (the pruner), never an unfinished one."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from server.db import SQLiteStore
-from server.store import TaskStatus
+from server.store import Store, TaskStatus
+from tests.postgres import sql_async
+from tests.server.test_runner import store_of
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store(db_path):
-    store = SQLiteStore(db_path)
+async def store(database):
+    store = store_of(database)
     await store.open()
     yield store
     await store.close()
 
 
-async def make(store: SQLiteStore, status: TaskStatus, finished_at: float | None = None) -> str:
+def database_of(store: Store) -> Path | str:
+    return store.path if isinstance(store, SQLiteStore) else store.url.secret
+
+
+async def make(store: Store, status: TaskStatus, finished_at: float | None = None) -> str:
     """A task in `status`; a finished one with its finished_at set to the given time."""
     task_id = str(uuid.uuid4())
     await store.create_task(task_id, "sleep", {"wait_time": 1}, 1000)
@@ -38,9 +44,10 @@ async def make(store: SQLiteStore, status: TaskStatus, finished_at: float | None
     else:
         assert await store.finish_task(task_id, "w", status, 1.0)
     if finished_at is not None:
-        with sqlite3.connect(store.path) as conn:
-            conn.execute("UPDATE tasks SET finished_at = ? WHERE id = ?", (finished_at, task_id))
-        conn.close()
+        await sql_async(
+            database_of(store), "UPDATE tasks SET finished_at = ? WHERE id = ?",
+            finished_at, task_id,
+        )
     return task_id
 
 
@@ -80,9 +87,7 @@ async def test_prune_never_removes_an_unfinished_task(store):
     pending = await make(store, TaskStatus.PENDING)
     running = await make(store, TaskStatus.RUNNING)
     # Even with a cutoff in the future and finished_at set on them by a bad write.
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("UPDATE tasks SET finished_at = 1")
-    conn.close()
+    await sql_async(database_of(store), "UPDATE tasks SET finished_at = 1")
     assert await store.prune_tasks(time.time() + 1000, 100) == 0
     assert {t.id for t in await store.list_tasks(None, 100)} == {pending, running}
 
