@@ -46,6 +46,8 @@ log = logging.getLogger("fpx.db")
 T = TypeVar("T")
 
 CHANNEL = "fpx_tasks"
+# What pg_stat_activity shows of fpx's connections.
+APPLICATION_NAME = "fpx"
 # pg_advisory_xact_lock key held while the schema is created or migrated ("fpx" in ASCII).
 MIGRATION_LOCK = 0x667078
 NOW = "extract(epoch from clock_timestamp())"
@@ -247,12 +249,14 @@ class PostgresStore:
             async with asyncio.timeout(self.timeout):
                 self._pool = await asyncpg.create_pool(
                     self.url.secret,
-                    min_size=min(2, self.pool_size),
+                    # Connections open as calls need them, up to the pool size, and close
+                    # after a minute unused. No floor: asyncpg would keep reopening one in the
+                    # background while the server is down (and log a traceback each time);
+                    # the next call opens it instead, or answers 503.
+                    min_size=0,
                     max_size=self.pool_size,
-                    # Connections opened again in the background after a restart of the server
-                    # are closed when idle for long, so that a spike's extras do not stay.
                     max_inactive_connection_lifetime=60.0,
-                    server_settings={"application_name": "fpx"},
+                    server_settings={"application_name": APPLICATION_NAME},
                     # No session state is ever left on a pooled connection (LISTEN has its
                     # own, locks are the transaction's): skip the reset queries each release
                     # costs by default, a round-trip per call (bench/pg_drivers.py).
@@ -337,7 +341,10 @@ class PostgresStore:
 
     async def _open_listener(self) -> tuple[asyncpg.Connection, asyncio.Event]:
         """A connection of its own that LISTENs, and an event set when it is lost."""
-        conn = await asyncpg.connect(self.url.secret, timeout=self.timeout)
+        conn = await asyncpg.connect(
+            self.url.secret, timeout=self.timeout,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
         try:
             closed = asyncio.Event()
             conn.add_termination_listener(lambda _: closed.set())

@@ -25,7 +25,8 @@ JOBS = ",".join(
 
 
 @pytest.fixture
-def jobs_client(settings: Settings):
+def jobs_client(any_settings: Settings):
+    settings = any_settings  # both backends
     settings.jobs = JOBS
     settings.job_processes = 1
     with TestClient(create_app(settings)) as client:
