@@ -163,6 +163,8 @@ def _item(row: asyncpg.Record) -> Item:
 
 def _cause(exc: BaseException, timeout: float) -> str:
     """What a failure to reach or use PostgreSQL means, in a few words (never the URL)."""
+    if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError too
+        return f"the URL is not valid ({exc})"
     if isinstance(exc, TimeoutError):
         return f"no answer from PostgreSQL within {timeout:g} s (FPX_DB_BUSY_TIMEOUT)"
     if isinstance(exc, socket.gaierror):

@@ -89,7 +89,7 @@ def test_a_newer_schema_stops_start_up_with_a_clear_message(postgres_url, caplog
     assert SECRET not in caplog.text
 
 
-@pytest.mark.parametrize("what", ["no such database", "nothing listening"])
+@pytest.mark.parametrize("what", ["no such database", "nothing listening", "a bad port"])
 def test_an_unreachable_database_stops_start_up_naming_it_and_why(postgres_url, what, caplog):
     from tests.live import free_port
 
@@ -97,9 +97,12 @@ def test_an_unreachable_database_stops_start_up_naming_it_and_why(postgres_url, 
     if what == "no such database":
         url = postgres.with_database(url, "fpx_no_such_database")
         reason = 'database "fpx_no_such_database" does not exist'
-    else:
+    elif what == "nothing listening":
         url = url.replace(":5432/", f":{free_port()}/")
         reason = "connection refused"
+    else:
+        url = url.replace(":5432/", ":54x32/")
+        reason = "the URL is not valid"
     with pytest.raises(StoreError) as refused, TestClient(create_app(Settings(db=url))):
         pass
     message = str(refused.value)
