@@ -120,6 +120,8 @@ def test_the_server_refuses_to_start_with_a_bad_job_in_one_line(tmp_path):
     ({"wait_time": 5, "job": "sleep"}, ["body"], "give either wait_time"),
     ({"wait_time": 5, "args": {"wait_time": 5}}, ["body"], "give either wait_time"),
     ({"job": None}, ["body", "job"], "Input should be a valid string"),
+    # Args belong to the job named beside them, as the schema says; never to sleep by default.
+    ({"args": {"wait_time": 0}}, ["body", "job"], "Field required (with args)"),
     ({"wait_time": 1, "time_limit": 0}, ["body", "time_limit"], "greater than 0"),
     ({"wait_time": 1, "time_limit": "5"}, ["body", "time_limit"], "valid number"),
 ])
