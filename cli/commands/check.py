@@ -80,6 +80,7 @@ def _run_and_clean_up(s: Session, url: str) -> list[dict]:
         checks = Checks(api)
         try:
             run_checks(checks)
+            checks.record_clean_up(made(checks))
         except KeyboardInterrupt:
             left = _clean_up_after_interrupt(s, checks)
             s.out.note("interrupted: " + (
@@ -89,7 +90,6 @@ def _run_and_clean_up(s: Session, url: str) -> list[dict]:
         except Exception:
             checks.clean_up()
             raise
-        checks.record_clean_up(made(checks))
         return report(checks)
 
 
