@@ -15,7 +15,7 @@ from server.app import create_app
 from server.dburl import DatabaseUrl, redact
 from server.pg import SCHEMA_VERSION, PostgresStore
 from server.settings import Settings
-from server.store import StoreError, TaskStatus
+from server.store import StoreError, StoreUnavailable, TaskStatus
 from tests import postgres
 from tests.server.test_runner import Gate, _true, running, status, submit, until
 
@@ -192,3 +192,37 @@ async def test_notifications_come_back_after_their_connection_is_killed(postgres
         await until(lambda: _true(task_id in a.running))
         await b.store.cancel_task(task_id)
         await until(lambda: _true(task_id not in a.running), what="a to stop it")
+
+
+# -- leases -------------------------------------------------------------------------------------
+
+
+async def test_after_an_outage_nobody_is_judged_dead_until_a_lease_has_passed(postgres_url):
+    import asyncpg
+
+    from tests.server.test_runner import _leave_behind
+
+    store = PostgresStore(DatabaseUrl(postgres_url), timeout=0.5)
+    await store.open()
+    blocker = await asyncpg.connect(postgres_url)
+    try:
+        running_id, _ = await _leave_behind(postgres_url, worker_pid=1, heartbeat_age=100)
+        # Another program holds the table past the store's timeout: the database is "away".
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(StoreUnavailable):
+                await store.heartbeat("live", [])
+            assert store.problem is not None
+        await store.heartbeat("live", [])
+        assert store.problem is None
+        # Every host's renewals failed meanwhile: none is judged on the lease it missed...
+        recovery = await store.recover("live", 1.0)
+        assert recovery.interrupted == [] and recovery.dead_workers == []
+        # ...until this host has been back for a lease itself.
+        async def judged():
+            return (await store.recover("live", 1.0)).interrupted
+
+        assert await until(judged, what="the lease to pass") == [running_id]
+    finally:
+        await blocker.close()
+        await store.close()
