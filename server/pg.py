@@ -182,8 +182,8 @@ def _cause(exc: BaseException, timeout: float) -> str:
 
 
 async def _keep(conn: asyncpg.Connection) -> None:
-    """A pooled connection given back needs no reset (asyncpg still ends an open
-    transaction)."""
+    """A pooled connection given back needs no reset (asyncpg still rolls back a
+    transaction left open)."""
 
 
 class PostgresStore:
@@ -195,6 +195,7 @@ class PostgresStore:
         self.url = url
         self.pool_size = pool_size
         # Bounds every call (a connection from the pool, and the statements): past it, 503.
+        # 0 (SQLite's "never wait for a lock") would refuse every call: the default instead.
         self.timeout = timeout if timeout > 0 else 10.0
         self.host = socket.gethostname()
         self.pid = os.getpid()
