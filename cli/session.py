@@ -223,8 +223,8 @@ def session_command(
                 if name in refused:
                     message = f"{OPTION_NAMES[name]} does not apply to this command"
                     raise ClickUsageError(message, ctx=ctx)
-            session = Session(options)
             with reported_errors():
+                session = Session(options)
                 try:
                     if "token" in uses:
                         session.token  # noqa: B018 - checked before anything is done
