@@ -24,7 +24,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from cli.errors import ApiError, CliError, Unreachable, UsageError
 from cli.tokens import check_token
-from cli.visible import visible
 
 if TYPE_CHECKING:
     import http.client
@@ -46,10 +45,10 @@ class Reply:
 
 def check_url(url: str, source: str = "--url") -> str:
     """The URL without a trailing slash; UsageError unless it is http(s)://host[:port][/path]."""
-    if _SPACE_OR_CONTROL.search(url):  # urlsplit lets them through, and http.client refuses
+    if _SPACE_OR_CONTROL.search(url) or not url.isprintable():  # urlsplit lets them through
         raise UsageError(
-            f"{source} {visible(redact(url))!r} is not a valid URL: it holds a space or a"
-            " control character (CR, LF, ...)"
+            f"{source} {redact(url)!r} is not a valid URL: it holds a space or a character"
+            " that is not printable (CR, LF, ...)"
         )
     try:
         parts = urlsplit(url)
@@ -64,17 +63,16 @@ def check_url(url: str, source: str = "--url") -> str:
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def path_segment(value: str, what: str) -> str:
     """`value` as one segment of a URL path, percent-encoded; UsageError for a value that cannot
-    be one: empty (`fpx users get ''` would ask for /users/), `.` or `..`, or holding a control
-    character."""
+    be one: empty (`fpx users get ''` would ask for /users/), `.` or `..`, or holding a
+    character that is not printable (a control, a byte that is not UTF-8)."""
     if not value:
         raise UsageError(f"{what} must not be empty")
-    if value in (".", "..") or _CONTROL.search(value):
-        raise UsageError(f"{what} {visible(value)!r} cannot be part of a URL path")
+    if value in (".", "..") or not value.isprintable():  # controls, bytes not UTF-8, ...
+        raise UsageError(f"{what} {value!r} cannot be part of a URL path")
     return quote(value, safe="")
 
 
@@ -325,6 +323,19 @@ class ApiClient:
 
     def cancel_task(self, task_id: str) -> Any:
         return self.request("DELETE", f"/tasks/{path_segment(task_id, 'ID')}").data
+
+
+def what_answers(url: str, timeout: float) -> str | None:
+    """What answers at `url`, in a few words: "an fpx server (ready)", "something that is not
+    an fpx server", or None when nothing does. Asks GET /readyz, which needs no token."""
+    with ApiClient(url, timeout=timeout) as api:
+        try:
+            reply = api.readyz()
+        except Unreachable:
+            return None
+        except CliError:
+            return "something that is not an fpx server"
+    return f"an fpx server ({reply.data['status']})"
 
 
 class _Deadline:
