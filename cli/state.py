@@ -92,11 +92,12 @@ def log_path() -> Path:
 
 def open_log(mode: str) -> IO[bytes]:
     """The detached server's log, opened in `mode` ("rb", "ab"...); StateDirError naming it
-    when it cannot be (a directory of that name, no permission). FileNotFoundError as is."""
+    when it cannot be (a directory of that name, no permission). FileNotFoundError and
+    NotADirectoryError (the state directory is a file, or below one) as they are."""
     path = log_path()
     try:
         return path.open(mode)  # type: ignore[return-value]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no log; the directory is not one
         raise
     except OSError as exc:
         why = (exc.strerror or str(exc)).lower()

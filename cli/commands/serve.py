@@ -121,24 +121,24 @@ def serve(
         else:
             _serve_foreground(s, config, startup_timeout)
     except PortInUse as exc:
-        exc.details.append(_what_holds(config.host, config.port))
+        exc.details.extend(_what_holds(config.host, config.port))
         raise
 
 
-def _what_holds(host: str, port: int) -> str:
-    """What answers on the port fpx could not take: say so when it is an fpx server."""
+def _what_holds(host: str, port: int) -> list[str]:
+    """What answers on the port fpx could not take, when something does."""
     from cli.client import what_answers
     from cli.launcher import connect_url
 
     found = what_answers(connect_url(host, port), PROBE_TIMEOUT)
     if found is None:
-        return "nothing answers HTTP there; pick another --port (0: a free one)"
+        return []
     if found.startswith("an fpx server"):
-        return (
+        return [
             f"{found} answers there, one fpx did not start (make serve, python -m server):"
             " use it, or pick another --port"
-        )
-    return f"{found} answers there; pick another --port (0: a free one)"
+        ]
+    return [f"{found} answers there; pick another --port (0: a free one)"]
 
 
 def _ready_info(server: ServerProcess, ready: dict, db: Path, log: Path | None) -> dict:
