@@ -77,8 +77,10 @@ def describe_detail(detail: object) -> str:
             if not isinstance(error, dict):
                 parts.append(str(error))
                 continue
-            # loc starts with where the value came from ("query", "body", "path").
-            loc = [str(p) for p in error.get("loc", [])[1:]]
+            # loc starts with where the value came from ("query", "body", "path"); a server
+            # that is not fpx may send anything there.
+            loc = error.get("loc")
+            loc = [str(p) for p in loc[1:]] if isinstance(loc, list) else []
             msg = str(error.get("msg", error))
             parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
         return "; ".join(parts) or "invalid request"

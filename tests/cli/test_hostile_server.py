@@ -150,6 +150,18 @@ def test_check_reports_wrong_shapes_as_failed_checks(fpx):
     assert not results["users list"]["ok"]
 
 
+def test_error_answers_and_documents_of_another_shape(fpx):
+    answers = {"/openapi.json": (200, {"openapi": 1, "paths": 3}),
+               "/livez": (200, {"status": "alive"})}
+    with FakeServer(answers, default=(404, {"detail": [{"loc": 5, "msg": 3}, 7]})) as fake:
+        result = fpx.fails(ExitCode.FAILED, "predict", "1", "--url", fake.url)
+        assert one_line(result) == "error: 404 Not Found: 3; 7"
+        result = fpx("check", "--url", fake.url)
+    assert result.exit_code == ExitCode.FAILED, result.output
+    results = {r["check"]: r for r in json.loads(result.stdout)}
+    assert results["openapi document"]["got"] == "200 an answer of another shape"
+
+
 # -- 20: control characters from the server are made visible ----------------------------------
 
 HOSTILE = {
