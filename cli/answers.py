@@ -5,92 +5,91 @@ The client checks every successful answer against its shape before anything read
 rather than a KeyError in a renderer, wrong data printed with exit 0, or a server called
 ready. Only what the CLI reads is required; fields a newer server adds are let through.
 Strict: a number is never a string here, nor a bool a number. Times stay ISO strings
-(rendered as they come when they do not parse).
+(rendered as they come when they do not parse). TypedDicts rather than models: the answer
+stays the server's JSON, and a command builds the validator of only the shapes it reads
+(pydantic models would build all of them at import, about 75 ms).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 
-class Alive(Answer):
+class Alive(TypedDict):
     status: Literal["alive"]
 
 
-class Ready(Answer):
+class Ready(TypedDict):
     status: Literal["ready"]
     models: list[str]
 
 
-class NotReady(Answer):
+class NotReady(TypedDict):
     status: str
-    detail: str | None = None
+    detail: NotRequired[str | None]
 
 
-class Model(Answer):
+class Model(TypedDict):
     name: str
     loaded_at: str
     load_ms: float
 
 
-class Prediction(Answer):
+class Prediction(TypedDict):
     model: str
     x: float
     result: float
 
 
-class User(Answer):
+class User(TypedDict):
     username: str
 
 
-class Item(Answer):
+class Item(TypedDict):
     id: int
     name: str
-    description: str | None = None
-    created_at: str | None = None
+    description: NotRequired[str | None]
+    created_at: NotRequired[str | None]
 
 
-class Task(Answer):
+class Task(TypedDict):
     id: str
     status: Literal["pending", "running", "succeeded", "failed", "cancelled", "interrupted"]
     progress: float
-    job: str = "sleep"
-    args: dict[str, Any] | None = None
-    wait_time: float | None = None
-    time_limit: float | None = None
-    message: str | None = None
-    created_at: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    result: Any = None
-    error: str | None = None
-    worker: str | None = None
-    attempts: int | None = None
+    job: NotRequired[str]
+    args: NotRequired[dict[str, Any] | None]
+    wait_time: NotRequired[float | None]
+    time_limit: NotRequired[float | None]
+    message: NotRequired[str | None]
+    created_at: NotRequired[str | None]
+    started_at: NotRequired[str | None]
+    finished_at: NotRequired[str | None]
+    result: NotRequired[Any]
+    error: NotRequired[str | None]
+    worker: NotRequired[str | None]
+    attempts: NotRequired[int | None]
 
 
-class Schema(Answer):
+class Schema(TypedDict):
     """The parts of a job's JSON Schema that `fpx jobs` shows."""
 
-    type: str | list[str] | None = None
-    anyOf: list[Schema] | None = None
-    enum: list[Any] | None = None
-    items: Schema | bool | None = None
-    properties: dict[str, Schema] | None = None
-    required: list[str] | None = None
+    type: NotRequired[str | list[str] | None]
+    anyOf: NotRequired[list[Schema] | None]
+    enum: NotRequired[list[Any] | None]
+    items: NotRequired[Schema | bool | None]
+    properties: NotRequired[dict[str, Schema] | None]
+    required: NotRequired[list[str] | None]
 
 
-class Job(Answer):
+class Job(TypedDict):
     name: str
     runs: str
-    description: str = ""
-    parameters: Schema | None = None
+    description: NotRequired[str]
+    parameters: NotRequired[Schema | None]
 
 
 # (method, path, status or None for any 2xx) -> the answer's shape. A `{name}` segment is any
@@ -136,4 +135,5 @@ def shape_of(method: str, path: str, status: int) -> TypeAdapter | None:
 
 @cache
 def _adapter(index: int) -> TypeAdapter:
+    """Built on first use: a command pays for the one or two shapes it reads."""
     return TypeAdapter(SHAPES[index][3])

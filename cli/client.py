@@ -156,7 +156,7 @@ class ApiClient:
         if shape is None:
             return
         try:
-            shape.validate_python(data)
+            shape.validate_python(data, strict=True)
         except ValidationError:
             raise self._not_fpx(method, path) from None
 
