@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from cli import procs
 from cli.errors import CliError, Unreachable, UsageError
+from cli.visible import visible
 
 if TYPE_CHECKING:
     import httpx
@@ -314,7 +315,7 @@ class ServerProcess:
             self.lines.append(line.rstrip("\n"))
             if echo:
                 try:
-                    sys.stderr.write(line)
+                    sys.stderr.write(visible(line))  # it may quote a client: never obeyed
                     sys.stderr.flush()
                 except (OSError, ValueError):
                     # Our stderr is gone (`fpx serve 2>&1 | head`): keep draining the pipe, or

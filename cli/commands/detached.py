@@ -15,6 +15,7 @@ from cli import state
 from cli.errors import ApiError, Unreachable
 from cli.output import writing
 from cli.session import DEFAULT_URL, Session, session_command
+from cli.visible import visible
 
 app = typer.Typer()
 
@@ -199,7 +200,8 @@ def _print_log(path: Path, follow: bool, lines: int | None) -> None:
 
 
 def _write(data: bytes) -> None:
+    # A log line may quote a client (a job's error about its args): shown, never obeyed.
     if data:
         with writing():
-            sys.stdout.write(data.decode(errors="replace"))
+            sys.stdout.write(visible(data.decode(errors="replace")))
             sys.stdout.flush()

@@ -231,6 +231,13 @@ def test_control_characters_from_the_server_are_made_visible(fpx, args):
         json.loads(as_json.stdout)
 
 
+def test_the_server_log_is_shown_with_its_controls_made_visible(fpx, state_dir):
+    state_dir.mkdir()
+    (state_dir / "server.log").write_text("task failed: bad \x1b]52;c;ZXZpbA==\x07\r\n")
+    out = fpx.ok("logs").stdout
+    assert out == "task failed: bad \\x1b]52;c;ZXZpbA==\\x07\\r\n"
+
+
 def test_json_output_keeps_the_servers_strings_exactly(fpx):
     with FakeServer(_hostile_answers()) as fake:
         data = fpx.json("items", "get", "1", "--url", fake.url, "--json", env=TERMINAL)
