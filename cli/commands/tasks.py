@@ -16,13 +16,7 @@ import typer
 
 from cli import completion
 from cli.errors import CliError, ExitCode, UsageError, WaitTimeout
-from cli.session import (
-    Session,
-    add_group_options,
-    positive_seconds,
-    seconds,
-    session_command,
-)
+from cli.session import Session, add_group_options, positive_seconds, seconds, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
