@@ -132,7 +132,8 @@ def test_health_does_not_call_a_wrong_shape_ready(fpx):
 
 def test_task_wait_and_cancel_check_the_shape(fpx):
     task = {"id": TASK_ID, "status": "running", "progress": "half"}
-    with FakeServer({f"/tasks/{TASK_ID}": (200, task)}) as fake:
+    answers = {f"/tasks/{TASK_ID}": (200, task), f"/tasks/{TASK_ID}/cancel": (200, task)}
+    with FakeServer(answers) as fake:
         for args in (["task", "wait", TASK_ID], ["task", "cancel", TASK_ID]):
             result = fpx.fails(ExitCode.FAILED, *args, "--url", fake.url)
             assert "is not an fpx server (unexpected answer to" in one_line(result)
