@@ -5,13 +5,19 @@ and pulls in rich.progress and click through httpx's own CLI, and each httpx.Cli
 SSL context (another 30 ms) even for plain http. A client command makes one or a few requests
 over one kept-alive connection, which http.client does in about 1 ms. http.client (which
 imports ssl) is itself imported on the first request, so `fpx --help` never pays for it.
+Each request is bounded as a whole by --request-timeout (a timer shuts its socket down), and
+each answer the CLI reads is checked against its shape (cli/answers.py) before it is returned.
 No rendering here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -39,6 +45,11 @@ class Reply:
 
 def check_url(url: str, source: str = "--url") -> str:
     """The URL without a trailing slash; UsageError unless it is http(s)://host[:port][/path]."""
+    if _SPACE_OR_CONTROL.search(url) or not url.isprintable():  # urlsplit lets them through
+        raise UsageError(
+            f"{source} {redact(url)!r} is not a valid URL: it holds a space or a character"
+            " that is not printable (CR, LF, ...)"
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -49,6 +60,20 @@ def check_url(url: str, source: str = "--url") -> str:
     if parts.query or parts.fragment:
         raise UsageError(f"{source} {redact(url)!r} must not have a query or fragment")
     return url.rstrip("/")
+
+
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def path_segment(value: str, what: str) -> str:
+    """`value` as one segment of a URL path, percent-encoded; UsageError for a value that cannot
+    be one: empty (`fpx users get ''` would ask for /users/), `.` or `..`, or holding a
+    character that is not printable (a control, a byte that is not UTF-8)."""
+    if not value:
+        raise UsageError(f"{what} must not be empty")
+    if value in (".", "..") or not value.isprintable():  # controls, bytes not UTF-8, ...
+        raise UsageError(f"{what} {value!r} cannot be part of a URL path")
+    return quote(value, safe="")
 
 
 def redact(url: str) -> str:
@@ -108,6 +133,10 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         status, raw, reply_headers = self._send(method, target, payload, headers)
         data = self._decode(raw, reply_headers, status)
+        if ok is None or status in ok:
+            self._check_shape(method, path, status, data)
+        elif 200 <= status < 300:  # a success fpx's server never gives there
+            raise self._not_fpx(method, path)
         if ok is not None and status not in ok:
             detail = data.get("detail", data) if isinstance(data, dict) else data
             reason = _reason(status)
@@ -117,8 +146,40 @@ class ApiClient:
             raise ApiError(status, reason, detail, hint)
         return Reply(status, data, reply_headers)
 
+    def _check_shape(self, method: str, path: str, status: int, data: Any) -> None:
+        """NotFpxServer unless an answer the CLI reads has the shape fpx's server gives it."""
+        from pydantic import ValidationError
+
+        from cli.answers import shape_of
+
+        shape = shape_of(method, path, status)
+        if shape is None:
+            return
+        try:
+            shape.validate_python(data, strict=True)
+        except ValidationError:
+            raise self._not_fpx(method, path) from None
+
+    def _not_fpx(self, method: str, path: str) -> NotFpxServer:
+        return NotFpxServer(
+            f"{self.url} is not an fpx server (unexpected answer to {method} {path})"
+        )
+
     def _send(
         self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes, http.client.HTTPMessage]:
+        """One exchange, within --request-timeout as a whole: a socket timeout bounds each read
+        only, so a server sending a byte a second would never time out. When the time is up,
+        `deadline` shuts the socket down, which ends the read under way."""
+        deadline = _Deadline(self.timeout, self._shut_down)
+        try:
+            return self._exchange(method, target, payload, headers, deadline)
+        finally:
+            deadline.cancel()
+
+    def _exchange(
+        self, method: str, target: str, payload: bytes | None, headers: dict[str, str],
+        deadline: _Deadline,
     ) -> tuple[int, bytes, http.client.HTTPMessage]:
         import http.client
 
@@ -126,28 +187,37 @@ class ApiClient:
             reused = self._conn is not None
             conn = self._connection()
             try:
+                conn.timeout = deadline.left()  # the connect's bound; the timer's comes after
+                if conn.sock is not None:
+                    conn.sock.settimeout(deadline.left())
                 conn.request(method, target, body=payload, headers=headers)
+                deadline.check()  # the timer may have fired while there was no socket to shut
                 response = conn.getresponse()
                 raw = response.read()
-            except TimeoutError:
+                deadline.check()  # what was read may have been cut short by the shutdown
+            except (http.client.HTTPException, OSError, ValueError) as exc:
                 self.close()
-                raise Unreachable(
-                    f"{self.url} did not answer {method} {target} within {self.timeout:g} s"
-                    " (--request-timeout)"
-                ) from None
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A kept-alive connection the server has since closed: try once on a new one.
-                self.close()
-                if reused and attempt == 1:
-                    continue
-                raise Unreachable(f"{self.url} closed the connection without answering") from None
-            except http.client.HTTPException as exc:
-                self.close()
-                raise NotFpxServer(
-                    f"{self.url} does not speak HTTP like an fpx server ({type(exc).__name__})"
-                ) from None
-            except OSError as exc:
-                self.close()
+                if isinstance(exc, TimeoutError) or deadline.expired.is_set():
+                    raise Unreachable(
+                        f"{self.url} did not answer {method} {target} within"
+                        f" {self.timeout:g} s (--request-timeout bounds the whole request)"
+                    ) from None
+                if isinstance(exc, ValueError):
+                    raise
+                if isinstance(
+                    exc, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
+                ):
+                    # A kept-alive connection the server has since closed: try once on a new one.
+                    if reused and attempt == 1:
+                        continue
+                    raise Unreachable(
+                        f"{self.url} closed the connection without answering"
+                    ) from None
+                if isinstance(exc, http.client.HTTPException):
+                    raise NotFpxServer(
+                        f"{self.url} does not speak HTTP like an fpx server"
+                        f" ({type(exc).__name__})"
+                    ) from None
                 raise Unreachable(
                     f"no fpx server at {self.url} - start one with `fpx serve`",
                     [f"({_os_reason(exc)})"],
@@ -156,6 +226,16 @@ class ApiClient:
                 self.close()
             return response.status, raw, response.headers
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _shut_down(self) -> None:
+        """End the exchange under way, from the deadline's timer thread."""
+        import socket
+
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _connection(self) -> http.client.HTTPConnection:
         import http.client
@@ -200,20 +280,20 @@ class ApiClient:
         return self.request("GET", "/users/me").data
 
     def user(self, username: str) -> Any:
-        return self.request("GET", f"/users/{quote(username, safe='')}").data
+        return self.request("GET", f"/users/{path_segment(username, 'NAME')}").data
 
     def items(self, limit: int | None = None, offset: int | None = None) -> Any:
         return self.request("GET", "/items", params={"limit": limit, "offset": offset}).data
 
     def item(self, item_id: int) -> Any:
-        return self.request("GET", f"/items/{item_id}").data
+        return self.request("GET", f"/items/{path_segment(str(item_id), 'ID')}").data
 
     def add_item(self, name: str, description: str | None = None) -> Any:
         body = {"name": name, "description": description}
         return self.request("POST", "/items", body=body, ok=(201,)).data
 
     def delete_item(self, item_id: int) -> None:
-        self.request("DELETE", f"/items/{item_id}", ok=(204,))
+        self.request("DELETE", f"/items/{path_segment(str(item_id), 'ID')}", ok=(204,))
 
     def jobs(self) -> Any:
         return self.request("GET", "/jobs").data
@@ -230,7 +310,7 @@ class ApiClient:
         return self.request("POST", "/tasks", body=body, ok=(202,)).data
 
     def task(self, task_id: str) -> Any:
-        return self.request("GET", f"/tasks/{quote(task_id, safe='')}").data
+        return self.request("GET", f"/tasks/{path_segment(task_id, 'ID')}").data
 
     def tasks(
         self, status: str | None = None, limit: int | None = None, job: str | None = None
@@ -242,10 +322,49 @@ class ApiClient:
         return self.request("GET", "/tasks/counts").data
 
     def cancel_task(self, task_id: str) -> Any:
-        return self.request("POST", f"/tasks/{quote(task_id, safe='')}/cancel").data
+        return self.request("POST", f"/tasks/{path_segment(task_id, 'ID')}/cancel").data
 
     def delete_task(self, task_id: str) -> None:
-        self.request("DELETE", f"/tasks/{quote(task_id, safe='')}", ok=(204,))
+        self.request("DELETE", f"/tasks/{path_segment(task_id, 'ID')}", ok=(204,))
+
+
+def what_answers(url: str, timeout: float) -> str | None:
+    """What answers at `url`, in a few words: "an fpx server (ready)", "something that is not
+    an fpx server", or None when nothing does. Asks GET /readyz, which needs no token."""
+    with ApiClient(url, timeout=timeout) as api:
+        try:
+            reply = api.readyz()
+        except Unreachable:
+            return None
+        except CliError:
+            return "something that is not an fpx server"
+    return f"an fpx server ({reply.data['status']})"
+
+
+class _Deadline:
+    """Calls `on_expiry` (from a timer thread) once `seconds` have passed, unless cancelled."""
+
+    def __init__(self, seconds: float, on_expiry: Callable[[], None]) -> None:
+        self.end = time.monotonic() + seconds
+        self.expired = threading.Event()
+        self._on_expiry = on_expiry
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired.set()
+        self._on_expiry()
+
+    def left(self) -> float:
+        return max(self.end - time.monotonic(), 0.001)
+
+    def check(self) -> None:
+        if self.expired.is_set():
+            raise TimeoutError
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _reason(status: int) -> str:

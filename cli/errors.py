@@ -7,6 +7,7 @@ commands raise a `CliError`, and `reported_errors` prints it on stderr and exits
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
@@ -26,8 +27,9 @@ class ExitCode(enum.IntEnum):
 EXIT_CODES_HELP = """\
 [bold]Exit codes[/bold]
 0  success (--follow, task wait: the task succeeded)
-1  the server answered an error; the task failed, was cancelled or
-   interrupted; fpx serve could not start; a check failed
+1  the server answered an error, or is not an fpx server; the task
+   failed, was cancelled or interrupted; fpx serve could not start; a
+   check failed; the output could not be written (stdout closed or full)
 2  bad usage: unknown option, invalid value
 3  no fpx server reachable, or a request timed out;
    fpx status / stop / logs: no detached server (or log)
@@ -75,21 +77,32 @@ def describe_detail(detail: object) -> str:
             if not isinstance(error, dict):
                 parts.append(str(error))
                 continue
-            # loc starts with where the value came from ("query", "body", "path").
-            loc = [str(p) for p in error.get("loc", [])[1:]]
+            # loc starts with where the value came from ("query", "body", "path"); a server
+            # that is not fpx may send anything there.
+            loc = error.get("loc")
+            loc = [str(p) for p in loc[1:]] if isinstance(loc, list) else []
             msg = str(error.get("msg", error))
             parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
         return "; ".join(parts) or "invalid request"
     return str(detail)
 
 
+def no_color() -> bool:
+    """NO_COLOR set to anything but "" (no-color.org): no colour from fpx (rich reads it too)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def print_error(message: str, details: Sequence[str] = ()) -> None:
-    """Red on a terminal's stderr, plain when stderr is redirected; the exit code still tells
-    when stderr is closed."""
+    """Red on a terminal's stderr, plain when stderr is redirected or NO_COLOR is set; the
+    exit code still tells when stderr is closed. A message may quote the server: its control
+    characters are made visible."""
+    from cli.visible import visible
+
+    color = False if no_color() else None
     with suppress(OSError, ValueError):
-        typer.secho(f"error: {message}", fg="red", err=True)
+        typer.secho(f"error: {visible(message)}", fg="red", err=True, color=color)
         for line in details:
-            typer.echo(f"  {line}", err=True)
+            typer.echo(f"  {visible(line)}", err=True, color=color)
 
 
 @contextmanager
@@ -98,5 +111,6 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except CliError as exc:
-        print_error(exc.message, exc.details)
+        if exc.message:  # none when there is nothing to say (a reader that went away)
+            print_error(exc.message, exc.details)
         raise typer.Exit(int(exc.exit_code)) from None

@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from cli import procs
 from cli.errors import CliError, Unreachable, UsageError
+from cli.visible import visible
 
 if TYPE_CHECKING:
     import httpx
@@ -161,17 +162,23 @@ def connect_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def listen_addresses(host: str, port: int = 0) -> list[tuple]:
+    """What binding `host` means (getaddrinfo's answers); UsageError if it is no address."""
+    try:
+        return socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        raise UsageError(f"--host {host!r}: {reason}") from None
+
+
 def claim_port(host: str, port: int) -> int:
     """The port to start on: `port` if free (a free one if 0); PortInUse if something holds it.
 
     Bound with SO_REUSEADDR, as uvicorn binds, so connections in TIME_WAIT do not count.
     """
-    try:
-        addresses = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as exc:
-        raise UsageError(f"--host {host!r}: {exc.strerror}") from None
+    addresses = listen_addresses(host, port)
     chosen = port
     for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as probe:
@@ -308,7 +315,7 @@ class ServerProcess:
             self.lines.append(line.rstrip("\n"))
             if echo:
                 try:
-                    sys.stderr.write(line)
+                    sys.stderr.write(visible(line))  # it may quote a client: never obeyed
                     sys.stderr.flush()
                 except (OSError, ValueError):
                     # Our stderr is gone (`fpx serve 2>&1 | head`): keep draining the pipe, or

@@ -1,7 +1,9 @@
 """Rich renderables for the server's data: pure functions, data in, renderable out.
 
 Nothing here prints or talks HTTP (cli/output.py prints, cli/client.py calls the server).
-Text from the server is put in `Text` objects, never parsed as rich markup.
+Each renderer gets data whose control characters were made visible (cli/output.py applies
+cli/visible.py to all of it), and text from the server is put in `Text` objects, never
+parsed as rich markup (a table cell given a str would be).
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ STATUS_STYLES = {
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
 
-def _when(value: str | None) -> str:
+def _when(value: str | None) -> Text:
     """An ISO time from the server, in local time to the second."""
     if not value:
-        return "-"
+        return Text("-")
     try:
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return Text(datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S"))
     except ValueError:
-        return value
+        return Text(value)
 
 
 def _path(value: str | None) -> str | None:
@@ -291,7 +293,7 @@ def _outcome(entry: dict) -> Text:
 
 
 TASK_COLUMNS = [
-    Column("id", lambda t: t["id"], short=lambda t: t["id"][:SHORT_ID]),
+    Column("id", lambda t: Text(t["id"]), short=lambda t: Text(t["id"][:SHORT_ID])),
     Column("status", lambda t: _status(t["status"])),
     Column("progress", lambda t: f"{t['progress'] * 100:.0f}%"),
     Column("job", lambda t: Text(str(t.get("job", "sleep")))),
@@ -428,7 +430,7 @@ def checks(results: list[dict]) -> Group:
         mark = Text("✓", "green") if result["ok"] else Text("✗", "bold red")
         got_style = "" if result["ok"] else "red"
         table.add_row(
-            mark, result["check"], Text(result["expected"]), Text(result["got"], got_style),
+            mark, Text(result["check"]), Text(result["expected"]), Text(result["got"], got_style),
             f"{result['ms']:.1f}",
         )
     failed = sum(not r["ok"] for r in results)

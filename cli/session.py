@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import math
 import os
 import typing
 from collections.abc import Callable
@@ -45,8 +46,27 @@ JsonOption = Annotated[bool, typer.Option(
 )]
 
 
+# About 31 years: no clock or socket timeout needs to count further (1e10 s overflows them).
+MAX_SECONDS = 1e9
+
+
+def finite_number(value: float | None) -> float | None:
+    """The callback of every float argument and option (directly, or through `seconds`):
+    click's float takes nan and inf, and a min or max compares False or True with them."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
+def seconds(value: float | None) -> float | None:
+    """The callback of every SECONDS option: a finite number, at most MAX_SECONDS."""
+    if finite_number(value) is not None and value > MAX_SECONDS:  # type: ignore[operator]
+        raise typer.BadParameter("must be at most 1e9 seconds (about 31 years)")
+    return value
+
+
 def positive_seconds(value: float | None) -> float | None:
-    if value is not None and not 0 < value < float("inf"):
+    if seconds(value) is not None and value <= 0:  # type: ignore[operator]
         raise typer.BadParameter("must be more than 0 seconds")
     return value
 
@@ -223,8 +243,8 @@ def session_command(
                 if name in refused:
                     message = f"{OPTION_NAMES[name]} does not apply to this command"
                     raise ClickUsageError(message, ctx=ctx)
-            session = Session(options)
             with reported_errors():
+                session = Session(options)
                 try:
                     if "token" in uses:
                         session.token  # noqa: B018 - checked before anything is done

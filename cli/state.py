@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from cli import procs
 from cli.errors import UsageError
@@ -87,6 +88,21 @@ def record_path(pid: int) -> Path:
 
 def log_path() -> Path:
     return state_dir() / LOG_NAME
+
+
+def open_log(mode: str) -> IO[bytes]:
+    """The detached server's log, opened in `mode` ("rb", "ab"...); StateDirError naming it
+    when it cannot be (a directory of that name, no permission). FileNotFoundError and
+    NotADirectoryError (the state directory is a file, or below one) as they are."""
+    path = log_path()
+    try:
+        return path.open(mode)  # type: ignore[return-value]
+    except (FileNotFoundError, NotADirectoryError):  # no log; the directory is not one
+        raise
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        doing = "read" if "r" in mode else "written"
+        raise StateDirError(f"the server log {path} cannot be {doing}: {why}") from None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ for `fpx status`, else the one a foreground `fpx serve` runs)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,11 +13,14 @@ import typer
 
 from cli import state
 from cli.errors import ApiError, Unreachable
-from cli.session import Session, session_command
+from cli.output import writing
+from cli.session import DEFAULT_URL, Session, session_command
+from cli.visible import visible
 
 app = typer.Typer()
 
 FOLLOW_INTERVAL = 0.2
+PROBE_TIMEOUT = 1.0  # asking what answers at the URL when no server is recorded
 
 
 class NoDetachedServer(Unreachable):
@@ -28,7 +32,7 @@ def _detached(found: state.Lookup | None = None) -> state.ServerRecord:
     if found.detached is not None:
         return found.detached
     stale = found.stale_detached
-    details = ["start one with: fpx serve --detach"]
+    details = _what_else_answers()
     if found.foreground is not None:
         details = [
             f"the fpx server at {found.foreground.url} (pid {found.foreground.pid}) runs in the"
@@ -39,6 +43,29 @@ def _detached(found: state.Lookup | None = None) -> state.ServerRecord:
         + (f" (removed the stale record of pid {stale.pid})" if stale else ""),
         details,
     )
+
+
+def _what_else_answers() -> list[str]:
+    """With no server recorded: what answers where client commands go ($FPX_URL, else the
+    default URL), so that a server fpx did not start (`make serve`) is not called absent."""
+    from cli.client import check_url, what_answers
+    from cli.errors import UsageError
+
+    try:
+        url = check_url(os.environ.get("FPX_URL") or DEFAULT_URL, "FPX_URL")
+    except UsageError:
+        return ["start one with: fpx serve --detach"]
+    found = what_answers(url, PROBE_TIMEOUT)
+    if found is None:
+        return ["start one with: fpx serve --detach"]
+    if found.startswith("an fpx server"):
+        return [
+            f"but {found} answers at {url}, one fpx did not start (make serve, python -m"
+            " server): client commands use it; stop it where it runs"
+        ]
+    return [
+        f"{found} answers at {url}; start fpx's elsewhere: fpx serve --detach --port 0"
+    ]
 
 
 def _shown() -> state.ServerRecord:
@@ -146,12 +173,12 @@ def logs(
 
 def _print_log(path: Path, follow: bool, lines: int | None) -> None:
     try:
-        log = path.open("rb")
+        log = state.open_log("rb")
     except FileNotFoundError:
         raise NoDetachedServer(
             f"no server log at {path}", ["start a server with: fpx serve --detach"]
         ) from None
-    except OSError as exc:
+    except NotADirectoryError as exc:  # the state directory is a file
         raise state.unusable(exc) from None
     with log:
         content = log.read()
@@ -173,6 +200,8 @@ def _print_log(path: Path, follow: bool, lines: int | None) -> None:
 
 
 def _write(data: bytes) -> None:
+    # A log line may quote a client (a job's error about its args): shown, never obeyed.
     if data:
-        sys.stdout.write(data.decode(errors="replace"))
-        sys.stdout.flush()
+        with writing():
+            sys.stdout.write(visible(data.decode(errors="replace")))
+            sys.stdout.flush()

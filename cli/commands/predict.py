@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.commands import NUMBER_ARGUMENTS
-from cli.session import Session, session_command
+from cli.session import Session, finite_number, session_command
 
 app = typer.Typer()
 
@@ -18,7 +18,7 @@ def predict(
     s: Session,
     x: Annotated[float, typer.Argument(
         metavar="X", help="The model's input, a finite number (negative ones too).",
-        show_default=False,
+        show_default=False, callback=finite_number,
     )],
     model: Annotated[str | None, typer.Option(
         "--model", "-m", metavar="NAME", help="A loaded model (see `fpx models`).",

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.errors import CliError
-from cli.session import Session, session_command
+from cli.output import OutputError
+from cli.session import Session, seconds, session_command
 
 if TYPE_CHECKING:
     from cli.launcher import ServerConfig, ServerProcess
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+PROBE_TIMEOUT = 1.0  # asking what holds a port in use
 
 
 class LogLevel(enum.StrEnum):
@@ -79,7 +81,8 @@ def serve(
         help="Return once ready, leaving the server running (see fpx status, logs, stop).",
     )] = False,
     startup_timeout: Annotated[float, typer.Option(
-        min=0.1, metavar="SECONDS", help="Give up if the server is not ready by then.",
+        min=0.1, metavar="SECONDS", callback=seconds,
+        help="Give up if the server is not ready by then.",
     )] = 60.0,
 ) -> None:
     """Start the fpx server and wait until it is ready.
@@ -94,7 +97,7 @@ def serve(
       fpx serve --port 0 --model double=mymodels:load_double
       fpx serve --detach && fpx status && fpx stop
     """
-    from cli.launcher import ServerConfig
+    from cli.launcher import PortInUse, ServerConfig
     from cli.tokens import check_token
 
     token = token or s.options.token  # also `fpx --token T serve`
@@ -107,14 +110,37 @@ def serve(
         max_wait=max_wait, token=token,
     )
     if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not config.token:
+        from cli.launcher import listen_addresses
+
+        listen_addresses(host)  # a host that is no address is that error, not this warning
         s.out.warn(
             f"listening on {host} without a token: the API is open to the network"
             " (pass --token or set FPX_API_TOKEN)"
         )
-    if detach:
-        _serve_detached(s, config, startup_timeout)
-    else:
-        _serve_foreground(s, config, startup_timeout)
+    try:
+        if detach:
+            _serve_detached(s, config, startup_timeout)
+        else:
+            _serve_foreground(s, config, startup_timeout)
+    except PortInUse as exc:
+        exc.details.extend(_what_holds(config.host, config.port))
+        raise
+
+
+def _what_holds(host: str, port: int) -> list[str]:
+    """What answers on the port fpx could not take, when something does."""
+    from cli.client import what_answers
+    from cli.launcher import connect_url
+
+    found = what_answers(connect_url(host, port), PROBE_TIMEOUT)
+    if found is None:
+        return []
+    if found.startswith("an fpx server"):
+        return [
+            f"{found} answers there, one fpx did not start (make serve, python -m server):"
+            " use it, or pick another --port"
+        ]
+    return [f"{found} answers there; pick another --port (0: a free one)"]
 
 
 def _is_url(db: str) -> bool:
@@ -182,7 +208,12 @@ def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) 
             raise
         recorded = _record_foreground(s, server, ready, db, stop_timeout)
         try:
-            s.out.show(_ready_info(server, ready, db, None), "server_ready")
+            try:
+                s.out.show(_ready_info(server, ready, db, None), "server_ready")
+            except OutputError as exc:  # `fpx serve >/dev/full`: say so, and stop it
+                server.stop(stop_timeout)
+                exc.details.append(f"the fpx server (pid {server.pid}) was stopped")
+                raise
             code = server.wait(stop_timeout)
         finally:
             if recorded:
@@ -232,6 +263,7 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
     from cli.launcher import ServerProcess, StopOnSignals, StopRequested
 
     state.ensure_dir()  # before anything starts: a detached server must be recorded
+    state.open_log("ab").close()  # and its log written (appending: another server's stays)
     log = state.log_path()
     db = _database(config)
     server = ServerProcess(config, output="file", log_file=log, detach=True)
@@ -271,4 +303,11 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
             server.kill()
             state.remove(server.pid)
             raise
-    s.out.show(_ready_info(server, ready, db, log), "server_ready")
+    try:
+        s.out.show(_ready_info(server, ready, db, log), "server_ready")
+    except OutputError as exc:
+        exc.details.append(
+            f"the fpx server runs detached at {server.url} (pid {server.pid}): fpx status,"
+            " fpx stop"
+        )
+        raise

@@ -16,7 +16,7 @@ import typer
 
 from cli import completion
 from cli.errors import CliError, ExitCode, UsageError, WaitTimeout
-from cli.session import Session, add_group_options, positive_seconds, session_command
+from cli.session import Session, add_group_options, positive_seconds, seconds, session_command
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -55,7 +55,7 @@ FinishedTaskId = Annotated[uuid.UUID, typer.Argument(
     autocompletion=completion.finished_task_ids,
 )]
 WaitLimit = Annotated[float | None, typer.Option(
-    "--timeout", metavar="SECONDS", min=0,
+    "--timeout", metavar="SECONDS", min=0, callback=seconds,
     help="Give up waiting after this long (exit 4); the task keeps running.",
     show_default="no limit",
 )]

@@ -121,3 +121,49 @@ def html_url(tmp_path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+class FakeServer:
+    """A server that is not fpx, answering each path what the test says: `answers` maps a
+    method and path ("GET /predict") or a path alone, to (status, JSON body); anything else
+    gets `default`. `requested` lists the request lines' paths, as sent."""
+
+    def __init__(self, answers: dict[str, tuple[int, object]], default=(404, {"detail": "?"})):
+        self.answers = answers
+        self.default = default
+        self.requested: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                fake.requested.append(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                path = self.path.split("?")[0]
+                status, body = fake.answers.get(
+                    f"{self.command} {path}", fake.answers.get(path, fake.default)
+                )
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_DELETE = answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)

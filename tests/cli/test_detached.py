@@ -22,7 +22,8 @@ def record_for(server: ServerProcess, **overrides) -> state.ServerRecord:
 
 
 @pytest.mark.parametrize("command", ["status", "stop"])
-def test_none_running_is_exit_3(fpx, command):
+def test_none_running_is_exit_3(fpx, command, free_url, monkeypatch):
+    monkeypatch.setenv("FPX_URL", free_url)  # nothing answers there either
     result = fpx.fails(ExitCode.UNREACHABLE, command)
     assert result.stderr.splitlines() == [
         "error: no detached fpx server is running", "  start one with: fpx serve --detach"
