@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -303,24 +304,29 @@ def idle_host_wake_up(ctx: Context) -> list[Row]:
                       "the busy host to start its long task")
             if _status(to_busy, long)["status"] != "running":
                 raise BenchError("the long task is not running")
+            pause = random.Random(12)
             for _ in range(ctx.config.wake_samples):
-                for client, samples, where in ((to_busy, row.fpx_samples, "the idle host"),
-                                               (to_idle, same_host.fpx_samples, None)):
+                for client, samples, elsewhere in ((to_busy, row.fpx_samples, True),
+                                                   (to_idle, same_host.fpx_samples, False)):
+                    # Submissions at random points of the hosts' heartbeats, not just after
+                    # one (a poll-driven claim would then always wait a whole interval).
+                    time.sleep(pause.uniform(0, heartbeat))
                     task_id = _post(client, json.loads(NO_TASK))
-                    accepted = time.time()  # the 202 is in
                     _wait_for(lambda c=client, t=task_id: _status(c, t)["status"] == "succeeded",
                               30, f"task {task_id} to succeed")
                     task = _status(client, task_id)
-                    samples.append(max(0.0, _parse_time(task["started_at"]) - accepted) * 1000)
-                    if where and task["worker"] == _status(to_busy, long)["worker"]:
+                    waited = _parse_time(task["started_at"]) - _parse_time(task["created_at"])
+                    samples.append(waited * 1000)
+                    if elsewhere and task["worker"] == _status(to_busy, long)["worker"]:
                         raise BenchError("the busy host ran a task while its slot was taken")
             to_busy.delete(f"/tasks/{long}")
     row.baseline_samples = same_host.baseline_samples = [heartbeat * 1000]
     row.note = (
         f"{ctx.config.wake_samples} tasks each way on one database, one after the other: host "
         "A runs FPX_MAX_RUNNING=1 with its slot taken by a long task, so what is submitted to "
-        "A is started by host B. The wait is B's started_at (its claim) less the time the 202 "
-        "arrived at the client (0 when the claim came first). Without a pushed wake-up it "
+        "A is started by host B, after a random pause of up to a heartbeat. The wait is the "
+        "task's started_at (the claim) less its created_at (the 202 follows the creation at "
+        "once): both the servers' clocks, on one machine. Without a pushed wake-up it "
         f"would be up to one heartbeat (FPX_HEARTBEAT_INTERVAL, {heartbeat:g} s by default)."
     )
     return [row, same_host]
