@@ -285,6 +285,13 @@ class SQLiteStore:
             )
             raise StoreUnavailable(self._lost)
 
+    def subscribe(
+        self, on_created: Callable[[], None], on_cancelled: Callable[[str], None]
+    ) -> None:
+        """Nothing to do: this process's own submits and cancels reach its runner directly,
+        and the other workers on the file see them at their next heartbeat (a fraction of a
+        second, FPX_HEARTBEAT_INTERVAL, on one machine)."""
+
     @property
     def conn(self) -> sqlite3.Connection:
         assert self._conn is not None, "the database is not open"

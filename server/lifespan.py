@@ -17,10 +17,11 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from fastapi import FastAPI
 
 from server.db import SQLiteStore
+from server.dburl import DatabaseUrl
 from server.logs import count
 from server.registry import BUILTIN_SPEC, ModelRegistry
 from server.settings import Settings
-from server.store import TaskStatus
+from server.store import Store, TaskStatus
 from server.tasks import TaskRunner
 
 log = logging.getLogger("fpx.lifespan")
@@ -101,7 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 for model in registry.models():
                     metrics.model_load.labels(model.name).set(model.load_ms / 1000)
 
-            store = SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
+            store = open_store(settings)
             with _Step(f"opening database {settings.db}"):
                 await store.open()
             stack.push_async_callback(_closed, store)
@@ -134,6 +135,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("fpx stopped")
 
 
+def open_store(settings: Settings) -> Store:
+    """The store FPX_DB names: PostgreSQL for a postgresql:// URL, else an SQLite file."""
+    if isinstance(settings.db, DatabaseUrl):
+        from server.pg import PostgresStore  # asyncpg: only when it is used
+
+        return PostgresStore(
+            settings.db, pool_size=settings.db_pool_size, timeout=settings.db_busy_timeout
+        )
+    return SQLiteStore(settings.db, busy_timeout=settings.db_busy_timeout)
+
+
 def _job_timer(app: FastAPI) -> Callable[[str, TaskStatus, float], None] | None:
     """How long each job ran, by job and outcome, for /metrics (when metrics are on)."""
     metrics = getattr(app.state, "metrics", None)
@@ -152,7 +164,7 @@ async def _cleared(registry: ModelRegistry) -> None:
             log.warning("%s failed to close: %s", count(len(failed), "model"), ", ".join(failed))
 
 
-async def _closed(store: SQLiteStore) -> None:
+async def _closed(store: Store) -> None:
     with _Step("closing database", stopping=True):
         await store.close()
 

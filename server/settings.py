@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.dburl import DatabaseUrl, is_postgres_url
+
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -77,13 +79,21 @@ def _entries(parse: Callable[[str], BaseModel], value: object) -> object:
 class Settings(BaseSettings):
     """fpx server settings; each field is read from FPX_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="FPX_", extra="ignore", validate_assignment=True)
+    # hide_input_in_errors: a refused FPX_DB must not echo the password in it.
+    model_config = SettingsConfigDict(
+        env_prefix="FPX_", extra="ignore", validate_assignment=True,
+        arbitrary_types_allowed=True, hide_input_in_errors=True,
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, description="worker processes of `python -m server`")
     reload: bool = Field(False, description="restart `python -m server` when code changes")
-    db: Path = Field(default_factory=default_db_path)
+    # An SQLite file, or a PostgreSQL URL (postgresql://user:password@host:5432/dbname), which
+    # prints with its password masked (docs/postgres.md).
+    db: Path | DatabaseUrl = Field(default_factory=default_db_path)
+    # PostgreSQL: connections each worker process keeps to the database.
+    db_pool_size: int = Field(10, ge=1)
     # Not default_factory=list: pydantic reads the factory's signature, and a builtin's is
     # parsed with the tokenize module's regex, which costs start-up ~18 ms to compile.
     models: Annotated[list[ModelSpec], NoDecode] = Field(default_factory=lambda: [])
@@ -123,6 +133,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     # Seconds an idle keep-alive connection is kept open after its last response.
     keep_alive_timeout: int = Field(5, ge=1)
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _url_or_path(cls, value: object) -> object:
+        if isinstance(value, str):
+            return DatabaseUrl(value.strip()) if is_postgres_url(value.strip()) else Path(value)
+        return value
 
     @field_validator("models", mode="before")
     @classmethod

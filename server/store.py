@@ -8,7 +8,7 @@ No FastAPI imports here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -105,6 +105,13 @@ class Store(Protocol):
     # None. Every call raises StoreUnavailable for such a failure, and writes nothing.
     @property
     def problem(self) -> str | None: ...
+    # Be told, as soon as the backend can, of each new task and of each running task
+    # cancelled, through any host: the runner starts or stops a job at once instead of at its
+    # next heartbeat. Best effort (the heartbeat stays the fallback); a backend that cannot
+    # may do nothing.
+    def subscribe(
+        self, on_created: Callable[[], None], on_cancelled: Callable[[str], None]
+    ) -> None: ...
 
     # users
     async def list_users(self) -> list[User]: ...

@@ -103,6 +103,7 @@ class TaskRunner:
         """Register this worker, end what dead workers left running, pick up pending work."""
         if self.pool is not None:
             self.pool.start()
+        self.store.subscribe(self._wake_up, self._cancelled_elsewhere)
         await self.store.heartbeat(self.worker_id, [])
         await self._recover()
         self._loop = asyncio.create_task(self._maintain(), name="fpx-task-runner")
@@ -183,6 +184,14 @@ class TaskRunner:
 
     def _wake_up(self) -> None:
         self._wake.set()
+
+    def _cancelled_elsewhere(self, task_id: str) -> None:
+        """The store tells of a running task cancelled, through this host or another."""
+        entry = self._jobs.get(task_id)
+        if entry is not None and not entry[1].cancelling():
+            log.info("task %s was cancelled; stopping its job", task_id,
+                     extra={"task_id": task_id})
+            entry[1].cancel()
 
     def _launch(self, task: Task) -> None:
         try:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPENDENCIES = {
     "typer", "click", "fastapi", "starlette", "uvicorn", "httpx", "httpcore", "rich",
     "pydantic", "pydantic_core", "pydantic_settings", "anyio", "schemathesis", "pytest",
-    "hypothesis",
+    "hypothesis", "asyncpg", "psycopg", "psycopg_pool",
 }
 ALLOWED = {"typer._click.exceptions"}
 
