@@ -31,6 +31,7 @@ class Config:
     busy_tasks: int = 100  # FPX_MAX_RUNNING of the busy server (the default), all kept sleeping
     # PostgreSQL figures (bench/scale_figures.py)
     claim_tasks: int = 10_000  # the pre-filled queue each worker drains, per turn
+    claim_rounds: int = 2  # turns of each: procrastinate takes over a minute for each
     claim_concurrency: int = 10  # fpx's FPX_MAX_RUNNING and procrastinate's --concurrency
     pool_size: int = 10  # connections of each server's (and procrastinate's) pool
     scale_tasks: int = 4000  # submissions per turn of the 2-hosts-against-1 figure
@@ -40,7 +41,7 @@ class Config:
 QUICK = Config(
     cli_rounds=1, load_rounds=1, load_seconds=1.0, warmup_seconds=0.2, launch_rounds=1,
     tasks=100, task_rounds=1, rss_tasks=200, growth_tasks=200, busy_tasks=10,
-    claim_tasks=200, scale_tasks=200, wake_samples=3,
+    claim_tasks=200, claim_rounds=1, scale_tasks=200, wake_samples=3,
 )
 
 

@@ -42,7 +42,9 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def _connect(url: str):
+def connect(url: str):
+    """A psycopg connection in autocommit mode; BenchError, with the URL shown without its
+    password, when there is none to be had."""
     try:
         import psycopg  # the bench extra's (procrastinate depends on it)
     except ImportError as exc:
@@ -62,19 +64,21 @@ def database(name: str, admin: str | None = None) -> Iterator[str]:
 
     admin = admin or admin_url()
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with _connect(admin) as conn:
+    with connect(admin) as conn:
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield with_database(admin, name)
     finally:
-        with _connect(admin) as conn:
+        with connect(admin) as conn:
             conn.execute(drop)
 
 
 def query(url: str, text: str, params: tuple = ()) -> list[tuple]:
-    with _connect(url) as conn:
-        return conn.execute(text, params).fetchall()
+    """The rows of one statement (none for a statement that returns none)."""
+    with connect(url) as conn:
+        cursor = conn.execute(text, params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def process_cpu_s(pid: int, children: bool = False) -> float:
@@ -109,6 +113,7 @@ class CpuMeter:
 
     postgres_url: str
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid
+    load_generator: bool = True
     used: dict[str, float] = field(default_factory=dict)
     _before: dict[str, float] = field(default_factory=dict)
     _pg_before: dict[int, float] = field(default_factory=dict)
@@ -128,16 +133,20 @@ class CpuMeter:
             for pid in postgres_pids(self.postgres_url)
         )
         self.used["PostgreSQL"] = self.used.get("PostgreSQL", 0.0) + pg
-        self.used["load generator"] = (
-            self.used.get("load generator", 0.0) + _reaped_children_s() - self._children_before
-        )
+        if self.load_generator:
+            self.used["load generator"] = (
+                self.used.get("load generator", 0.0) + _reaped_children_s()
+                - self._children_before
+            )
+
+    def describe_used(self) -> str:
+        return ", ".join(f"{name} {s:.1f} s" for name, s in self.used.items())
 
     def describe(self, wall_s: float, cpus: int) -> str:
         total = sum(self.used.values())
-        parts = ", ".join(f"{name} {s:.1f} s" for name, s in self.used.items())
         return (
-            f"CPU seconds over {wall_s:.1f} s of wall time: {parts}; {total:.1f} s in all, "
-            f"{100 * total / (wall_s * cpus):.0f}% of {cpus} CPUs"
+            f"CPU seconds over {wall_s:.1f} s of wall time: {self.describe_used()}; "
+            f"{total:.1f} s in all, {100 * total / (wall_s * cpus):.0f}% of {cpus} CPUs"
         )
 
 

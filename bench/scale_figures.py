@@ -30,6 +30,7 @@ from bench import load, postgres
 from bench.context import Context
 from bench.procs import BenchError, Service, http_get
 from bench.report import Row, Target
+from server.lifespan import open_store
 from server.settings import Settings
 from server.store import Store, TaskStatus
 
@@ -59,17 +60,9 @@ def _succeeded(service: Service) -> int:
     return json.loads(body).get("succeeded", 0)
 
 
-def _store(db: str) -> Store:
-    """fpx's own store for `db` (a PostgreSQL URL or a SQLite path), as its server opens it."""
-    if "://" in db:
-        from server.pgstore import PostgresStore  # the pg branch's backend
-
-        return PostgresStore(db)
-    from pathlib import Path
-
-    from server.db import SQLiteStore
-
-    return SQLiteStore(Path(db))
+def _store(db: str, pool_size: int) -> Store:
+    """fpx's own store for `db` (a PostgreSQL URL or an SQLite path), as its server opens it."""
+    return open_store(Settings(db=db, db_pool_size=pool_size))
 
 
 # -- claim rate ----------------------------------------------------------------------------
@@ -85,26 +78,32 @@ async def _prefill(store: Store, count: int) -> None:
         ))
 
 
-async def _fpx_drain(ctx: Context, db: str, count: int, concurrency: int) -> float:
+async def _fpx_drain(ctx: Context, db: str, count: int, concurrency: int) -> tuple[float, str]:
     """Seconds from the first claim to the last success of `count` pre-filled tasks, from the
-    tasks' own started_at and finished_at."""
-    store = _store(db)
+    tasks' own started_at and finished_at; and the CPU seconds each process used."""
+    store = _store(db, ctx.config.pool_size)
     await store.open()
     try:
         await _prefill(store, count)
+        postgres.query(db, "ANALYZE")  # a queue in service has its statistics
         settings = {"max_running": str(concurrency), "db_pool_size": str(ctx.config.pool_size),
                     "max_queued": str(count)}
+        meter = postgres.CpuMeter(db, load_generator=False)
+        meter.start()
         with ctx.fpx_server("claim-fpx", db_url=db, **settings) as server:
-            deadline = time.perf_counter() + 60 + count / 50
+            deadline = time.perf_counter() + 60 + count / 20
             while (await store.count_tasks()).get(TaskStatus.SUCCEEDED, 0) < count:
                 server.check_alive()
                 if time.perf_counter() > deadline:
                     raise BenchError(f"fpx did not drain {count} tasks in time")
                 await asyncio.sleep(POLL)
+            meter.used["fpx server"] = postgres.process_cpu_s(server.pid)
+            meter.stop()
         tasks = await store.list_tasks(TaskStatus.SUCCEEDED, count)
     finally:
         await store.close()
-    return max(t.finished_at or 0 for t in tasks) - min(t.started_at or 0 for t in tasks)
+    return (max(t.finished_at or 0 for t in tasks) - min(t.started_at or 0 for t in tasks),
+            meter.describe_used())
 
 
 async def _procrastinate_prefill(url: str, count: int) -> None:
@@ -119,27 +118,34 @@ async def _procrastinate_prefill(url: str, count: int) -> None:
                 await noop.batch_defer_async(*({} for _ in range(min(1000, count - start))))
 
 
-def _procrastinate_drain(ctx: Context, url: str, count: int, concurrency: int) -> float:
+def _procrastinate_drain(ctx: Context, url: str, count: int, concurrency: int
+                         ) -> tuple[float, str]:
     """The same for procrastinate's worker: from its first `started` event to its last
     `succeeded` one."""
     asyncio.run(_procrastinate_prefill(url, count))
-    worker = str(ctx.bin / "procrastinate")
-    argv = [worker, "--app", PROCRASTINATE_APP, "worker", "--concurrency", str(concurrency),
-            "--name", "bench"]
+    postgres.query(url, "ANALYZE")
+    argv = [
+        str(ctx.bin / "procrastinate"), "--app", PROCRASTINATE_APP, "--log-level", "warning",
+        "worker", "--concurrency", str(concurrency), "--name", "bench",
+    ]
     env = {**ctx.env, "BENCH_PROCRASTINATE_URL": url, "BENCH_POOL_SIZE": str(ctx.config.pool_size)}
-    done = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
-    with ctx.process("claim-procrastinate", argv, env) as proc:
+    meter = postgres.CpuMeter(url, load_generator=False)
+    meter.start()
+    with ctx.process("claim-procrastinate", argv, env) as worker, postgres.connect(url) as conn:
         def drained() -> bool:
-            proc.check_alive()
-            return postgres.query(url, done)[0][0] >= count
+            worker.check_alive()
+            return conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = "
+                                "'succeeded'").fetchone()[0] >= count
 
-        _wait_for(drained, 60 + count / 50, f"procrastinate to drain {count} jobs")
+        _wait_for(drained, 60 + count / 20, f"procrastinate to drain {count} jobs")
+        meter.used["procrastinate worker"] = postgres.process_cpu_s(worker.pid)
+        meter.stop()
     first, last = postgres.query(
         url,
         "SELECT min(at) FILTER (WHERE type = 'started'), max(at) FILTER (WHERE type = "
         "'succeeded') FROM procrastinate_events",
     )[0]
-    return (last - first).total_seconds()
+    return (last - first).total_seconds(), meter.describe_used()
 
 
 def claim_rate(ctx: Context) -> list[Row]:
@@ -152,19 +158,25 @@ def claim_rate(ctx: Context) -> list[Row]:
         f"{concurrency})", "procrastinate's worker, same server, concurrency and pool",
         "tasks/s", Target(">=", 1.0),
     )
-    for turn in range(c.task_rounds):
+    cpu = {}
+    for turn in range(c.claim_rounds):
         with postgres.database(_database_name(f"claim_fpx_{turn}")) as db:
-            row.fpx_samples.append(n / asyncio.run(_fpx_drain(ctx, db, n, concurrency)))
+            took, cpu["fpx"] = asyncio.run(_fpx_drain(ctx, db, n, concurrency))
+            row.fpx_samples.append(n / took)
         with postgres.database(_database_name(f"claim_procrastinate_{turn}")) as db:
-            row.baseline_samples.append(n / _procrastinate_drain(ctx, db, n, concurrency))
+            took, cpu["procrastinate"] = _procrastinate_drain(ctx, db, n, concurrency)
+            row.baseline_samples.append(n / took)
     row.note = (
-        f"{c.task_rounds} turns each, a fresh database each turn. fpx: {n:,} tasks created "
+        f"{c.claim_rounds} turns each, a fresh database each turn. fpx: {n:,} tasks created "
         "through its store with no server running, then `python -m server` started with "
         f"FPX_MAX_RUNNING={concurrency}, FPX_DB_POOL_SIZE={c.pool_size}; procrastinate: as many "
         f"jobs deferred with batch_defer_async, then `procrastinate worker --concurrency "
-        f"{concurrency}` with a pool of {c.pool_size}. The rate is the count over the time "
+        f"{concurrency}` with a pool of {c.pool_size}, logging at warning as fpx does. Both "
+        "queues are ANALYZEd once filled. The rate is the count over the time "
         "from the first claim to the last success, as each records it in the database (fpx's "
-        "started_at and finished_at, procrastinate's events): neither side's start-up counts."
+        "started_at and finished_at, procrastinate's events): neither side's start-up counts. "
+        "CPU seconds of the last turn, each worker's start-up included: "
+        + "; ".join(f"{side}: {text}" for side, text in cpu.items()) + "."
     )
     return [row]
 
@@ -294,16 +306,15 @@ def idle_host_wake_up(ctx: Context) -> list[Row]:
     with contextlib.ExitStack() as stack:
         db = stack.enter_context(postgres.database(_database_name("wake_up")))
         busy = stack.enter_context(ctx.fpx_server("wake-busy", db_url=db, max_running="1"))
-        idle = stack.enter_context(ctx.fpx_server("wake-idle", db_url=db))
         busy.wait_until_answers("/readyz")
+        to_busy = stack.enter_context(httpx.Client(base_url=busy.url, timeout=10))
+        # The long task first, while A is alone: B would take it otherwise.
+        long = _post(to_busy, {"wait_time": 3600})
+        _wait_for(lambda: _status(to_busy, long)["status"] == "running", 30,
+                  "the busy host to start its long task")
+        idle = stack.enter_context(ctx.fpx_server("wake-idle", db_url=db))
         idle.wait_until_answers("/readyz")
-        with httpx.Client(base_url=busy.url, timeout=10) as to_busy, \
-                httpx.Client(base_url=idle.url, timeout=10) as to_idle:
-            long = _post(to_busy, {"wait_time": 3600})
-            _wait_for(lambda: _status(to_busy, long)["worker"] is not None, 30,
-                      "the busy host to start its long task")
-            if _status(to_busy, long)["status"] != "running":
-                raise BenchError("the long task is not running")
+        with httpx.Client(base_url=idle.url, timeout=10) as to_idle:
             pause = random.Random(12)
             for _ in range(ctx.config.wake_samples):
                 for client, samples, elsewhere in ((to_busy, row.fpx_samples, True),
