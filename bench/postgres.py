@@ -77,7 +77,7 @@ def database(name: str, admin: str | None = None) -> Iterator[str]:
 def query(url: str, text: str, params: tuple = ()) -> list[tuple]:
     """The rows of one statement (none for a statement that returns none)."""
     with connect(url) as conn:
-        cursor = conn.execute(text, params)
+        cursor = conn.execute(text, params or None)
         return cursor.fetchall() if cursor.description is not None else []
 
 
