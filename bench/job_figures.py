@@ -140,7 +140,7 @@ def predict_under_cpu_jobs(ctx: Context) -> list[Row]:
                     _running(client, task_id)
                 p99s[turn].append(_p99(ctx, server, ctx.config.load_seconds))
                 for task_id in ids:
-                    if client.delete(f"/tasks/{task_id}").status_code != 200:
+                    if client.post(f"/tasks/{task_id}/cancel").status_code != 200:
                         raise BenchError(f"task {task_id} ended before its turn did")
     in_processes.fpx_samples, in_threads.fpx_samples = p99s["processes"], p99s["threads"]
     in_processes.baseline_samples = in_threads.baseline_samples = p99s["idle"]

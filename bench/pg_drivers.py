@@ -47,7 +47,7 @@ FINISH = (
     "WHERE id = {} AND status = 'running' AND worker = {}"
 )
 
-Round = Callable[[str, int, int], Awaitable[float]]
+Round = Callable[[str, int, int], Awaitable[tuple[float, float]]]
 
 
 def _dollar(sql: str) -> str:
@@ -58,7 +58,9 @@ def _percent(sql: str) -> str:
     return sql.format(*(["%s"] * sql.count("{}")))
 
 
-async def asyncpg_round(url: str, tasks: int, concurrency: int, reset: bool = True) -> float:
+async def asyncpg_round(
+    url: str, tasks: int, concurrency: int, reset: bool = True
+) -> tuple[float, float]:
     """asyncpg's pool; by default each connection given back runs Connection.reset() (one
     more round-trip: UNLISTEN, RESET ALL ...); `reset=False` skips it, as the store does."""
     import asyncpg
@@ -84,7 +86,7 @@ async def asyncpg_round(url: str, tasks: int, concurrency: int, reset: bool = Tr
         await pool.close()
 
 
-async def psycopg_round(url: str, tasks: int, concurrency: int) -> float:
+async def psycopg_round(url: str, tasks: int, concurrency: int) -> tuple[float, float]:
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(
@@ -110,17 +112,22 @@ async def psycopg_round(url: str, tasks: int, concurrency: int) -> float:
         await pool.close()
 
 
-async def _timed(one: Callable[[str], Awaitable[None]], tasks: int, concurrency: int) -> float:
-    """Tasks per second of `tasks` runs of `one`, `concurrency` at a time."""
+async def _timed(
+    one: Callable[[str], Awaitable[None]], tasks: int, concurrency: int
+) -> tuple[float, float]:
+    """Tasks per second of `tasks` runs of `one`, `concurrency` at a time, and the CPU time
+    this process spent per task, in microseconds (the driver's own cost, which the server's
+    commits do not blur)."""
     per_lane = tasks // concurrency
 
     async def lane(n: int) -> None:
         for _ in range(per_lane):
             await one(f"bench:{n}")
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(lane(n) for n in range(concurrency)))
-    return per_lane * concurrency / (time.perf_counter() - started)
+    done = per_lane * concurrency
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done * 1e6
 
 
 async def main() -> None:
@@ -136,17 +143,22 @@ async def main() -> None:
         "psycopg": psycopg_round,
     }
     rates: dict[str, list[float]] = {name: [] for name in drivers}
+    cpus: dict[str, list[float]] = {name: [] for name in drivers}
     for _ in range(opts.rounds):
         for name, run in drivers.items():
-            rates[name].append(await run(opts.url, opts.tasks, opts.concurrency))
-    for name, values in rates.items():
-        print(f"{name:16} {statistics.median(values):6.0f} tasks/s  "
-              f"(rounds: {', '.join(f'{v:.0f}' for v in values)})")
-    base = statistics.median(rates["psycopg"])
+            rate, cpu = await run(opts.url, opts.tasks, opts.concurrency)
+            rates[name].append(rate)
+            cpus[name].append(cpu)
+    print(f"{opts.tasks} tasks of insert + claim + finish, {opts.concurrency} at a time, "
+          f"median of {opts.rounds} alternate rounds")
+    for name in drivers:
+        print(f"{name:16} {statistics.median(rates[name]):6.0f} tasks/s "
+              f"{statistics.median(cpus[name]):6.0f} us CPU/task  "
+              f"(rounds: {', '.join(f'{v:.0f}' for v in rates[name])})")
+    base, base_cpu = statistics.median(rates["psycopg"]), statistics.median(cpus["psycopg"])
     for name in ("asyncpg", "asyncpg-noreset"):
-        print(f"{name} / psycopg: {statistics.median(rates[name]) / base:.2f}x", end="  ")
-    print(f"({opts.tasks} tasks of insert + claim + finish, {opts.concurrency} at a time)")
-
+        print(f"{name} / psycopg: {statistics.median(rates[name]) / base:.2f}x tasks/s, "
+              f"{statistics.median(cpus[name]) / base_cpu:.2f}x CPU")
 
 if __name__ == "__main__":
     asyncio.run(main())

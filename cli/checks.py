@@ -185,10 +185,12 @@ def run_checks(api: ApiClient) -> list[dict]:
                   body={"wait_time": 60})
     if long is not None:
         task_id = long.data["id"]
-        c.call("task cancel", "DELETE", f"/tasks/{task_id}", status=200, expect="cancelled",
-               test=lambda d: d["status"] == "cancelled")
-        c.call("task cancel again", "DELETE", f"/tasks/{task_id}", status=409,
+        c.call("task cancel", "POST", f"/tasks/{task_id}/cancel", status=200,
+               expect="cancelled", test=lambda d: d["status"] == "cancelled")
+        c.call("task cancel again", "POST", f"/tasks/{task_id}/cancel", status=409,
                expect="already finished")
+        c.call("task delete", "DELETE", f"/tasks/{task_id}", status=204, expect="no body")
+        c.call("task get deleted", "GET", f"/tasks/{task_id}", status=404, expect="not found")
     c.call("task bad wait_time rejected", "POST", "/tasks", status=422,
            body={"wait_time": -1}, expect="invalid wait_time")
     c.call("jobs", "GET", "/jobs", status=200, expect="sleep, predict_batch, ...",

@@ -242,7 +242,10 @@ class ApiClient:
         return self.request("GET", "/tasks/counts").data
 
     def cancel_task(self, task_id: str) -> Any:
-        return self.request("DELETE", f"/tasks/{quote(task_id, safe='')}").data
+        return self.request("POST", f"/tasks/{quote(task_id, safe='')}/cancel").data
+
+    def delete_task(self, task_id: str) -> None:
+        self.request("DELETE", f"/tasks/{quote(task_id, safe='')}", ok=(204,))
 
 
 def _reason(status: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ import typer
 # A Tab press waits for this at the most (twice: connecting, then reading).
 COMPLETION_TIMEOUT = 0.5
 RECENT_TASKS = 50
+UNFINISHED = ("pending", "running")
 # What the server's answer may put into the shell: a value of another shape (a newline, a
 # quote, an escape sequence) is left out, never printed.
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -54,10 +56,26 @@ def _ask(ctx: typer.Context, path: str, params: dict | None = None) -> Any:
 
 def task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
     """The ids of the server's recent tasks that start with what was typed."""
+    return _task_ids(ctx, incomplete, lambda status: True)
+
+
+def unfinished_task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Those of the recent tasks still pending or running (what `fpx task cancel` takes)."""
+    return _task_ids(ctx, incomplete, lambda status: status in UNFINISHED)
+
+
+def finished_task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Those of the recent tasks that finished (what `fpx task delete` takes)."""
+    return _task_ids(ctx, incomplete, lambda status: status not in UNFINISHED)
+
+
+def _task_ids(
+    ctx: typer.Context, incomplete: str, wanted: Callable[[object], bool]
+) -> list[str]:
     tasks = _ask(ctx, "/tasks", {"limit": RECENT_TASKS})
     if not isinstance(tasks, list):
         return []
-    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    ids = [t.get("id") for t in tasks if isinstance(t, dict) and wanted(t.get("status"))]
     return [i for i in ids if _fits(_TASK_ID, i, incomplete)]
 
 

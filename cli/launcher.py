@@ -69,7 +69,7 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    db: Path | None = None
+    db: Path | str | None = None  # a file, or a PostgreSQL URL
     workers: int = 1
     reload: bool = False
     log_level: str = "info"

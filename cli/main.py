@@ -35,7 +35,7 @@ class FpxGroup(LazyGroup):
         "users": LazyCommand("users", "Users: list, me, get NAME.", whole_app=True),
         "items": LazyCommand("items", "Items: list, get, add, delete.", whole_app=True),
         "jobs": LazyCommand("jobs", "List the jobs a task can run (GET /jobs)."),
-        "task": LazyCommand("tasks", "Background tasks: submit, get, list, cancel, wait.",
+        "task": LazyCommand("tasks", "Background tasks: submit, get, list, cancel, delete, wait.",
                             whole_app=True),
     }
 

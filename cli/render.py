@@ -332,6 +332,10 @@ def task_counts(counts: dict) -> Text:
     return Text.assemble(*parts) if parts else Text("none", style="dim")
 
 
+def task_deleted(data: dict) -> Text:
+    return Text(f"deleted task {data['id']}", style="green")
+
+
 # -- jobs ----------------------------------------------------------------------------------------
 
 

@@ -87,6 +87,9 @@ CREATE TABLE IF NOT EXISTS workers (
 # Indexes on columns a migration adds: made once the schema is current.
 INDEXES = """
 CREATE INDEX IF NOT EXISTS tasks_job ON tasks (job, created_at);
+-- Finished tasks by age, for pruning (FPX_TASK_RETENTION); unfinished ones are not in it.
+CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (finished_at)
+    WHERE status NOT IN ('pending', 'running');
 """
 
 # Version 1 -> 2: tasks run named jobs with JSON args and any JSON result.
@@ -633,9 +636,41 @@ class SQLiteStore:
 
         return self._write(cancel)
 
+    async def delete_task(self, task_id: str) -> tuple[Task | None, bool]:
+        """Remove a finished task. Returns the task as it was (None if unknown) and whether
+        this call removed it (False for a pending or running one, which stays)."""
+        return await self._run_write(self._delete_task, task_id)
+
+    def _delete_task(self, task_id: str) -> tuple[Task | None, bool]:
+        def delete(conn: sqlite3.Connection) -> tuple[Task | None, bool]:
+            task = self._get_task(task_id)
+            if task is None or task.status in UNFINISHED:
+                return task, False
+            conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+            return task, True
+
+        return self._write(delete)
+
+    async def prune_tasks(self, finished_before: float, limit: int) -> int:
+        """Remove up to `limit` tasks that finished before `finished_before` (Unix seconds),
+        oldest first, in one transaction; how many it removed. Never an unfinished task."""
+        if limit <= 0:
+            return 0
+        return await self._run_write(self._prune_tasks, finished_before, limit)
+
+    def _prune_tasks(self, finished_before: float, limit: int) -> int:
+        # The subquery walks the partial index tasks_finished: its WHERE is the index's.
+        return self.conn.execute(
+            "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+            "WHERE status NOT IN ('pending', 'running') AND finished_at < ? "
+            "ORDER BY finished_at LIMIT ?)",
+            (finished_before, limit),
+        ).rowcount
+
     async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
         """Renew the worker's lease; return which of its `running` tasks it no longer owns
-        (cancelled through another worker, or interrupted), so it stops them."""
+        (cancelled through another worker, interrupted, or deleted after either), so it stops
+        them."""
         return await self._run_write(self._heartbeat, worker, running)
 
     def _heartbeat(self, worker: str, running: list[str]) -> list[str]:
@@ -649,12 +684,13 @@ class SQLiteStore:
         if not running:
             return []
         marks = ",".join("?" * len(running))
-        rows = conn.execute(
-            f"SELECT id FROM tasks WHERE id IN ({marks}) "
-            "AND NOT (status = 'running' AND worker = ?)",
+        # The tasks it still owns, not those it lost: a task deleted (cancelled, then deleted
+        # before this beat) is in no row, and its job must stop too.
+        owned = {r[0] for r in conn.execute(
+            f"SELECT id FROM tasks WHERE id IN ({marks}) AND status = 'running' AND worker = ?",
             (*running, worker),
-        ).fetchall()
-        return [r[0] for r in rows]
+        )}
+        return [task_id for task_id in running if task_id not in owned]
 
     async def recover(self, worker: str, lease_timeout: float) -> Recovery:
         """End the running tasks of dead workers as interrupted and forget those workers.

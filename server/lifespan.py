@@ -1,4 +1,4 @@
-"""Start-up and shut-down: the model registry, the database and the task runner.
+"""Start-up and shut-down: the model registry, the database, the task runner and pruner.
 
 Each step is logged with its duration. A failing step stops start-up with the reason logged;
 the steps already done are undone, so nothing is left half-started.
@@ -20,6 +20,7 @@ from server.db import SQLiteStore
 from server.dburl import DatabaseUrl
 from server.logs import count
 from server.registry import BUILTIN_SPEC, ModelRegistry
+from server.retention import TaskPruner
 from server.settings import Settings
 from server.store import Store, TaskStatus
 from server.tasks import TaskRunner
@@ -125,6 +126,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(_stopped, runner)
             app.state.runner = runner
 
+            app.state.pruner = None
+            retention = settings.task_retention.total_seconds()
+            if retention > 0:
+                pruner = TaskPruner(store, retention, on_pruned=_pruned_counter(app))
+                pruner.start()
+                stack.push_async_callback(_pruner_stopped, pruner)
+                app.state.pruner = pruner
+                log.info("finished tasks are kept for %s (FPX_TASK_RETENTION)",
+                         settings.task_retention)
+            else:
+                log.info("finished tasks are kept for good (FPX_TASK_RETENTION=0)")
+
         app.state.phase = Phase.READY
         log.info("fpx ready in %.1f ms", (time.perf_counter() - started) * 1000)
         try:
@@ -156,6 +169,17 @@ def _job_timer(app: FastAPI) -> Callable[[str, TaskStatus, float], None] | None:
         metrics.job_duration.labels(job, status.value).observe(seconds)
 
     return observe
+
+
+def _pruned_counter(app: FastAPI) -> Callable[[int], None] | None:
+    """How many finished tasks the pruner removed, for /metrics (when metrics are on)."""
+    metrics = getattr(app.state, "metrics", None)
+    return None if metrics is None else metrics.tasks_pruned.inc
+
+
+async def _pruner_stopped(pruner: TaskPruner) -> None:
+    with _Step("stopping task pruner", stopping=True):
+        await pruner.stop()
 
 
 async def _cleared(registry: ModelRegistry) -> None:

@@ -61,6 +61,10 @@ class Metrics:
             "fpx_job_duration_seconds", "Time a job ran, from its start to its end, by outcome",
             ["job", "status"], registry=r,
         )
+        self.tasks_pruned = Counter(
+            "fpx_tasks_pruned", "Finished tasks removed once older than FPX_TASK_RETENTION",
+            registry=r,
+        )
         Gauge(
             "fpx_build_info", "fpx's version and what it runs on (always 1)",
             ["version", "python", "fastapi"], multiprocess_mode="max", registry=r,

@@ -46,6 +46,8 @@ log = logging.getLogger("fpx.db")
 T = TypeVar("T")
 
 CHANNEL = "fpx_tasks"
+# What pg_stat_activity shows of fpx's connections.
+APPLICATION_NAME = "fpx"
 # pg_advisory_xact_lock key held while the schema is created or migrated ("fpx" in ASCII).
 MIGRATION_LOCK = 0x667078
 NOW = "extract(epoch from clock_timestamp())"
@@ -88,6 +90,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_pending ON tasks (created_at, seq) WHERE status = 'pending';
     CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';
     CREATE INDEX tasks_job ON tasks (job, created_at);
+    CREATE INDEX tasks_finished ON tasks (finished_at)
+        WHERE status NOT IN ('pending', 'running');
     CREATE TABLE workers (
         id text PRIMARY KEY,
         host text NOT NULL,
@@ -159,6 +163,8 @@ def _item(row: asyncpg.Record) -> Item:
 
 def _cause(exc: BaseException, timeout: float) -> str:
     """What a failure to reach or use PostgreSQL means, in a few words (never the URL)."""
+    if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError too
+        return f"the URL is not valid ({exc})"
     if isinstance(exc, TimeoutError):
         return f"no answer from PostgreSQL within {timeout:g} s (FPX_DB_BUSY_TIMEOUT)"
     if isinstance(exc, socket.gaierror):
@@ -245,12 +251,14 @@ class PostgresStore:
             async with asyncio.timeout(self.timeout):
                 self._pool = await asyncpg.create_pool(
                     self.url.secret,
-                    min_size=min(2, self.pool_size),
+                    # Connections open as calls need them, up to the pool size, and close
+                    # after a minute unused. No floor: asyncpg would keep reopening one in the
+                    # background while the server is down (and log a traceback each time);
+                    # the next call opens it instead, or answers 503.
+                    min_size=0,
                     max_size=self.pool_size,
-                    # Connections opened again in the background after a restart of the server
-                    # are closed when idle for long, so that a spike's extras do not stay.
                     max_inactive_connection_lifetime=60.0,
-                    server_settings={"application_name": "fpx"},
+                    server_settings={"application_name": APPLICATION_NAME},
                     # No session state is ever left on a pooled connection (LISTEN has its
                     # own, locks are the transaction's): skip the reset queries each release
                     # costs by default, a round-trip per call (bench/pg_drivers.py).
@@ -258,6 +266,8 @@ class PostgresStore:
                 )
                 async with self._pool.acquire() as conn:
                     await self._migrate(conn)
+                # Listening before open() returns: no task created after it goes unnoticed.
+                listener = await self._open_listener()
         except StoreError:
             await self._abandon()
             raise
@@ -269,7 +279,7 @@ class PostgresStore:
         except BaseException:
             await self._abandon()
             raise
-        self._listener = asyncio.create_task(self._listen(), name="fpx-db-listen")
+        self._listener = asyncio.create_task(self._listen(*listener), name="fpx-db-listen")
 
     async def _abandon(self) -> None:
         if self._pool is not None:
@@ -331,34 +341,51 @@ class PostgresStore:
         elif what == "cancelled" and task_id and self._on_cancelled is not None:
             self._on_cancelled(task_id)
 
-    async def _listen(self) -> None:
-        """Hold a LISTEN connection open, opening it again whenever it is lost."""
+    async def _open_listener(self) -> tuple[asyncpg.Connection, asyncio.Event]:
+        """A connection of its own that LISTENs, and an event set when it is lost."""
+        conn = await asyncpg.connect(
+            self.url.secret, timeout=self.timeout,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+        try:
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda _: closed.set())
+            await conn.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn, closed
+
+    async def _listen(self, conn: asyncpg.Connection | None, closed: asyncio.Event) -> None:
+        """Keep a LISTEN connection open, opening it again whenever it is lost."""
         delay = 0.1
         lost = False
         while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.url.secret, timeout=self.timeout)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _, closed=closed: closed.set())
-                await conn.add_listener(CHANNEL, self._notified)
-                delay = 0.1
-                if lost:
-                    lost = False
-                    log.info("task notifications are back")
-                    if self._on_created is not None:
-                        self._on_created()  # a task created meanwhile: look for it now
-                while not closed.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(closed.wait(), LISTEN_PING)
-                    if not closed.is_set():
-                        await conn.execute("SELECT 1", timeout=self.timeout)
-                cause = "the connection was closed"
-            except (*UNAVAILABLE, pgerr.PostgresError) as exc:
-                cause = _cause(exc, self.timeout)
-            finally:
-                if conn is not None:
+            if conn is None:
+                try:
+                    conn, closed = await self._open_listener()
+                except (*UNAVAILABLE, pgerr.PostgresError) as exc:
+                    cause = _cause(exc, self.timeout)
+                else:
+                    delay = 0.1
+                    if lost:
+                        lost = False
+                        log.info("task notifications are back")
+                        if self._on_created is not None:
+                            self._on_created()  # a task created meanwhile: look for it now
+            if conn is not None:
+                try:
+                    while not closed.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(closed.wait(), LISTEN_PING)
+                        if not closed.is_set():
+                            await conn.execute("SELECT 1", timeout=self.timeout)
+                    cause = "the connection was closed"
+                except (*UNAVAILABLE, pgerr.PostgresError) as exc:
+                    cause = _cause(exc, self.timeout)
+                finally:
                     conn.terminate()
+                conn = None
             if not lost:
                 lost = True
                 log.warning("task notifications lost (%s); the heartbeat stands in", cause)
@@ -547,9 +574,40 @@ class PostgresStore:
 
         return await self._call(cancel)
 
+    async def delete_task(self, task_id: str) -> tuple[Task | None, bool]:
+        """Remove a finished task. Returns the task as it was (None if unknown) and whether
+        this call removed it (False for a pending or running one, which stays)."""
+        async def delete(conn: asyncpg.Connection) -> tuple[Task | None, bool]:
+            row = await conn.fetchrow(
+                "DELETE FROM tasks WHERE id = $1 AND status NOT IN ('pending', 'running') "
+                f"RETURNING {TASK_COLUMNS}",
+                task_id,
+            )
+            if row is not None:
+                return _task(row), True
+            row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1", task_id)
+            return (_task(row) if row else None), False
+
+        return await self._call(delete)
+
+    async def prune_tasks(self, finished_before: float, limit: int) -> int:
+        """Remove up to `limit` tasks that finished before `finished_before` (Unix seconds),
+        oldest first, in one statement; how many it removed. Never an unfinished task. SKIP
+        LOCKED: hosts pruning at once share the work instead of waiting on each other."""
+        if limit <= 0:
+            return 0
+        done = await self._call(lambda c: c.execute(
+            "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+            "WHERE status NOT IN ('pending', 'running') AND finished_at < $1 "
+            "ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            finished_before, limit,
+        ), retry=True)
+        return int(done.rpartition(" ")[2])
+
     async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
         """Renew the worker's lease; return which of its `running` tasks it no longer owns
-        (cancelled through another host, or interrupted), so it stops them."""
+        (cancelled through another host, interrupted, or deleted after either), so it stops
+        them."""
         async def beat(conn: asyncpg.Connection) -> list[str]:
             await conn.execute(
                 "INSERT INTO workers (id, host, pid, started_at, heartbeat_at) "
@@ -559,12 +617,13 @@ class PostgresStore:
             )
             if not running:
                 return []
-            rows = await conn.fetch(
+            # The tasks it still owns, not those it lost: a deleted task is in no row.
+            owned = {r[0] for r in await conn.fetch(
                 "SELECT id FROM tasks WHERE id = ANY($1::text[]) "
-                "AND NOT (status = 'running' AND worker = $2)",
+                "AND status = 'running' AND worker = $2",
                 running, worker,
-            )
-            return [r[0] for r in rows]
+            )}
+            return [task_id for task_id in running if task_id not in owned]
 
         return await self._call(beat, retry=True)
 

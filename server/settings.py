@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -133,6 +135,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     # Seconds an idle keep-alive connection is kept open after its last response.
     keep_alive_timeout: int = Field(5, ge=1)
+    # How long a finished task is kept before it is pruned; 0 keeps them for good. Seconds,
+    # or a duration: 7d, 12:00:00, P1DT12H (docs/settings.md).
+    task_retention: timedelta = Field(timedelta(days=7), ge=timedelta(0))
 
     @field_validator("db", mode="before")
     @classmethod
@@ -155,6 +160,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("task_retention", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # pydantic reads a number as seconds, but a string only as a duration ("7d", "P7D"):
+        # FPX_TASK_RETENTION=0 or =3600 comes as a string.
+        if isinstance(value, str):
+            value = value.strip()
+            with contextlib.suppress(ValueError):
+                return float(value)
+        return value
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -1,4 +1,9 @@
-"""Fixtures shared by every suite: settings on a temp database, an app with its lifespan run."""
+"""Fixtures shared by every suite: settings on a temp database, an app with its lifespan run.
+
+`settings` and `client` use SQLite. `database` (and `any_settings`, `any_client`) run a test on
+each backend: an SQLite file, and a PostgreSQL database of this test run's own on the server
+FPX_TEST_POSTGRES_URL names (tests/postgres.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
+from tests import postgres
 
 
 @pytest.fixture(autouse=True)
@@ -32,14 +38,51 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "fpx.db"
 
 
+def make_settings(db: Path | str) -> Settings:
+    return Settings(db=db, heartbeat_interval=0.1, lease_timeout=2.0, shutdown_timeout=1.0)
+
+
 @pytest.fixture
 def settings(db_path: Path) -> Settings:
-    return Settings(db=db_path, heartbeat_interval=0.1, lease_timeout=2.0, shutdown_timeout=1.0)
+    return make_settings(db_path)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The URL of a database this test run creates, and drops at its end."""
+    with postgres.scratch_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The run's PostgreSQL database, emptied: each test starts from no schema at all."""
+    postgres.reset(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> Path | str:
+    """The database of a test that runs on both backends: a file path, or a URL."""
+    if request.param == "sqlite":
+        return db_path
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def any_settings(database: Path | str) -> Settings:
+    return make_settings(database)
+
+
+@pytest.fixture
+def any_client(any_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(any_settings)) as c:
         yield c
 
 

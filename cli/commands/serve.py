@@ -53,8 +53,10 @@ def serve(
     log_level: Annotated[LogLevel, typer.Option(
         envvar="FPX_LOG_LEVEL", case_sensitive=False, help="The server's log level.",
     )] = LogLevel.info,
-    db: Annotated[Path | None, typer.Option(
-        envvar="FPX_DB", dir_okay=False, metavar="PATH", help="SQLite database file.",
+    db: Annotated[str | None, typer.Option(
+        envvar="FPX_DB", metavar="PATH|URL",
+        help="SQLite database file, or a PostgreSQL URL postgresql://user:password@host/dbname"
+        " shared by several servers (better set FPX_DB: other users can see a command line).",
         show_default="~/.local/share/fpx/fpx.db",
     )] = None,
     model: Annotated[list[str] | None, typer.Option(
@@ -100,7 +102,7 @@ def serve(
         from_env = token == os.environ.get("FPX_API_TOKEN")
         check_token(token, "FPX_API_TOKEN" if from_env else "--token")
     config = ServerConfig(
-        host=host, port=port, db=db.expanduser().resolve() if db else None, workers=workers,
+        host=host, port=port, db=_db_option(db), workers=workers,
         reload=reload, log_level=log_level.value, models=tuple(model) if model else None,
         max_wait=max_wait, token=token,
     )
@@ -115,23 +117,46 @@ def serve(
         _serve_foreground(s, config, startup_timeout)
 
 
-def _ready_info(server: ServerProcess, ready: dict, db: Path, log: Path | None) -> dict:
+def _is_url(db: str) -> bool:
+    """What server.dburl.is_postgres_url says, without importing the server's package."""
+    scheme, sep, _ = db.partition("://")
+    return bool(sep) and scheme.lower() in ("postgresql", "postgres")
+
+
+def _db_option(db: str | None) -> Path | str | None:
+    """--db as the server gets it: a URL as given, a file path made absolute."""
+    if not db:
+        return None
+    if _is_url(db):
+        return db
+    path = Path(db).expanduser()
+    if path.is_dir():
+        raise typer.BadParameter(f"{db} is a directory, not a database file", param_hint="--db")
+    return path.resolve()
+
+
+def _ready_info(server: ServerProcess, ready: dict, db: str, log: Path | None) -> dict:
     return {
         "url": server.url,
         "docs": f"{server.url}/docs",
         "pid": server.pid,
         "models": ready.get("models", []),
-        "db": str(db),
+        "db": db,
         "startup_s": ready["startup_s"],
         "log": str(log) if log else None,
     }
 
 
-def _database(config: ServerConfig) -> Path:
-    """The database the server opens: --db/FPX_DB, else the server's own default."""
+def _database(config: ServerConfig) -> str:
+    """The database the server opens, as shown and recorded: --db/FPX_DB (a URL with its
+    password masked), else the server's own default."""
     from cli.launcher import default_db_path
 
-    return config.db if config.db is not None else default_db_path()
+    if isinstance(config.db, str):
+        from server.dburl import redact  # small, standard library only
+
+        return redact(config.db)
+    return str(config.db if config.db is not None else default_db_path())
 
 
 def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) -> None:
@@ -167,14 +192,14 @@ def _serve_foreground(s: Session, config: ServerConfig, startup_timeout: float) 
 
 
 def _record_foreground(
-    s: Session, server: ServerProcess, ready: dict, db: Path, stop_timeout: float
+    s: Session, server: ServerProcess, ready: dict, db: str, stop_timeout: float
 ) -> bool:
     """Record a foreground server, so that client commands and `fpx status` find it. Only a
     convenience: a state directory that cannot hold it is a warning, and the server serves."""
     from cli import procs, state
 
     record = state.ServerRecord(
-        url=server.url, pid=server.pid, db=str(db), started_at=time.time() - ready["startup_s"],
+        url=server.url, pid=server.pid, db=db, started_at=time.time() - ready["startup_s"],
         proc_start=procs.start_time(server.pid), stop_timeout=stop_timeout, detached=False,
     )
     try:
@@ -222,7 +247,7 @@ def _serve_detached(s: Session, config: ServerConfig, startup_timeout: float) ->
                 )
             server.start()
             record = state.ServerRecord(
-                url=server.url, pid=server.pid, log=str(log), db=str(db),
+                url=server.url, pid=server.pid, log=str(log), db=db,
                 started_at=time.time(), proc_start=procs.start_time(server.pid),
                 stop_timeout=config.stop_timeout(), starting=True, launcher=me,
                 launcher_start=procs.start_time(me),

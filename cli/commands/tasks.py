@@ -1,4 +1,4 @@
-"""`fpx task submit | get | list | cancel | wait`: background tasks, and following one.
+"""`fpx task submit | get | list | cancel | delete | wait`: background tasks, and following one.
 
 `fpx task submit [JOB] [ARG]...` takes a job's args in HTTPie's syntax, `key=value` for a
 string and `key:=json` for any JSON value, so that what a shell user already knows works.
@@ -20,7 +20,7 @@ from cli.session import Session, add_group_options, positive_seconds, session_co
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Background tasks: submit, get, list, cancel, wait.",
+    help="Background tasks: submit, get, list, cancel, delete, wait.",
 )
 add_group_options(app)
 
@@ -42,9 +42,17 @@ class TaskDidNotSucceed(CliError):
     pass
 
 
+TASK_ID_HELP = "The task's id (a UUID, as `fpx task submit` prints it)."
 TaskId = Annotated[uuid.UUID, typer.Argument(
-    metavar="ID", help="The task's id (a UUID, as `fpx task submit` prints it).",
-    show_default=False, autocompletion=completion.task_ids,
+    metavar="ID", help=TASK_ID_HELP, show_default=False, autocompletion=completion.task_ids,
+)]
+UnfinishedTaskId = Annotated[uuid.UUID, typer.Argument(
+    metavar="ID", help=TASK_ID_HELP, show_default=False,
+    autocompletion=completion.unfinished_task_ids,
+)]
+FinishedTaskId = Annotated[uuid.UUID, typer.Argument(
+    metavar="ID", help=TASK_ID_HELP, show_default=False,
+    autocompletion=completion.finished_task_ids,
 )]
 WaitLimit = Annotated[float | None, typer.Option(
     "--timeout", metavar="SECONDS", min=0,
@@ -182,15 +190,30 @@ def list_tasks(
 
 @app.command("cancel")
 @session_command()
-def cancel_task(s: Session, task_id: TaskId) -> None:
-    """Cancel a pending or running task (DELETE /tasks/ID).
+def cancel_task(s: Session, task_id: UnfinishedTaskId) -> None:
+    """Cancel a pending or running task (POST /tasks/ID/cancel).
 
-    A finished one answers 409.
+    The task stays, cancelled, until `fpx task delete` removes it (or the server's
+    FPX_TASK_RETENTION does). A finished one answers 409.
 
     Example:
       fpx task cancel 495f6ce5-4797-420d-8978-288f7b6459fb
     """
     s.out.show(s.api.cancel_task(str(task_id)), "task")
+
+
+@app.command("delete")
+@session_command()
+def delete_task(s: Session, task_id: FinishedTaskId) -> None:
+    """Delete a finished task (DELETE /tasks/ID).
+
+    A pending or running one answers 409: cancel it first.
+
+    Example:
+      fpx task delete 495f6ce5-4797-420d-8978-288f7b6459fb
+    """
+    s.api.delete_task(str(task_id))
+    s.out.show({"id": str(task_id), "deleted": True}, "task_deleted")
 
 
 @app.command("wait")

@@ -126,8 +126,8 @@ async def get_task(task_id: UUID, store: StoreDep) -> TaskPublic:
     return TaskPublic.of(task)
 
 
-@router.delete(
-    "/{task_id}",
+@router.post(
+    "/{task_id}/cancel",
     responses={**NOT_FOUND, 409: {"model": ErrorResponse, "description": "Already finished"}},
 )
 async def cancel_task(task_id: UUID, store: StoreDep, runner: RunnerDep) -> TaskPublic:
@@ -139,3 +139,24 @@ async def cancel_task(task_id: UUID, store: StoreDep, runner: RunnerDep) -> Task
         raise HTTPException(409, f"task {task_id} already finished ({task.status.value})")
     runner.cancel_local(task.id)
     return TaskPublic.of(task)
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorResponse, "description": "Still pending or running: cancel it first"},
+    },
+)
+async def delete_task(task_id: UUID, store: StoreDep) -> None:
+    """Delete a finished task (POST /tasks/{task_id}/cancel first for one pending or running)."""
+    task, deleted = await store.delete_task(str(task_id))
+    if task is None:
+        raise HTTPException(404, f"task {task_id} not found")
+    if not deleted:
+        raise HTTPException(
+            409,
+            f"task {task_id} is {task.status.value}: cancel it first "
+            f"(POST /tasks/{task_id}/cancel)",
+        )

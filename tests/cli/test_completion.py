@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from cli import completion
+from tests.helpers import wait_until
 
 
 def complete(words: str, **env: str) -> list[str]:
@@ -27,6 +28,7 @@ def complete(words: str, **env: str) -> list[str]:
 def test_commands_and_options_complete():
     assert complete("fpx ta") == ["task"]
     assert complete("fpx task ca") == ["cancel"]
+    assert complete("fpx task de") == ["delete"]
     assert "--port" in complete("fpx serve --po")
 
 
@@ -39,6 +41,20 @@ def test_task_ids_come_from_the_server(server):
     offered = complete(f"fpx task wait --url {server.url} {task['id'][:6]}",
                        FPX_URL="http://127.0.0.1:1")
     assert task["id"] in offered
+
+
+def test_cancel_offers_unfinished_tasks_and_delete_finished_ones(server):
+    done = httpx.post(server.url + "/tasks", json={"wait_time": 0}).json()["id"]
+    going = httpx.post(server.url + "/tasks", json={"wait_time": 60}).json()["id"]
+    try:
+        wait_until(lambda: httpx.get(f"{server.url}/tasks/{done}").json()["status"]
+                   == "succeeded", 10, what="the short task to finish")
+        to_cancel = complete("fpx task cancel ", FPX_URL=server.url)
+        to_delete = complete("fpx task delete ", FPX_URL=server.url)
+        assert going in to_cancel and done not in to_cancel
+        assert done in to_delete and going not in to_delete
+    finally:
+        httpx.post(f"{server.url}/tasks/{going}/cancel")
 
 
 def test_without_a_server_nothing_is_offered_and_nothing_is_said(free_url):

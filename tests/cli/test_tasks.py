@@ -1,4 +1,5 @@
-"""`fpx task ...`: submit, follow, wait, get, list, cancel, and the exit code of each ending."""
+"""`fpx task ...`: submit, follow, wait, get, list, cancel, delete, and the exit code of each
+ending."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ def test_cancel_then_cancel_again(fpx):
     result = fpx.fails(1, "task", "cancel", task["id"])
     assert "409 Conflict" in one_line(result)
     assert "already finished (cancelled)" in result.stderr
+
+
+def test_cancel_then_delete_removes_the_task(fpx):
+    task = fpx.json("task", "submit", "--wait", "60")
+    result = fpx.fails(1, "task", "delete", task["id"])
+    assert one_line(result).startswith(f"error: 409 Conflict: task {task['id']} is ")
+    assert one_line(result).endswith(f": cancel it first (POST /tasks/{task['id']}/cancel)")
+    assert fpx.json("task", "get", task["id"])["status"] in ("pending", "running")
+    fpx.ok("task", "cancel", task["id"])
+    assert fpx.json("task", "delete", task["id"]) == {"id": task["id"], "deleted": True}
+    result = fpx.fails(1, "task", "get", task["id"])
+    assert one_line(result) == f"error: 404 Not Found: task {task['id']} not found"
+    result = fpx.fails(1, "task", "delete", task["id"])
+    assert one_line(result) == f"error: 404 Not Found: task {task['id']} not found"
 
 
 def test_wait_for_a_succeeded_task_exits_0(fpx):

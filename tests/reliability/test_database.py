@@ -34,6 +34,7 @@ def test_a_lock_held_past_the_busy_timeout_is_503_and_writes_nothing(settings, d
             for method, url, body in [
                 ("POST", "/items", {"name": "x"}),
                 ("POST", "/tasks", {"wait_time": 0}),
+                ("POST", f"/tasks/{task['id']}/cancel", None),
                 ("DELETE", f"/tasks/{task['id']}", None),
             ]:
                 assert_unavailable(client.request(method, url, json=body), LOCKED)

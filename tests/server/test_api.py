@@ -1,4 +1,5 @@
-"""Every row of the API contract, with each error status, through the real lifespan."""
+"""Every row of the API contract, with each error status, through the real lifespan, on
+each backend (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from tests.helpers import wait_until
+
+
+@pytest.fixture
+def settings(any_settings):
+    return any_settings
 
 
 def finished(client: TestClient, task_id: str, timeout: float = 10.0) -> dict:
@@ -225,7 +231,7 @@ def test_running_task_reports_partial_progress(client):
 
     task = wait_until(partial, 5, what="progress above 0")
     assert task["result"] is None
-    client.delete(f"/tasks/{task_id}")
+    client.post(f"/tasks/{task_id}/cancel")
 
 
 def test_client_chosen_id_and_duplicate_is_409(client):
@@ -281,6 +287,7 @@ def test_unknown_task_is_404(client):
 
 def test_task_id_that_is_not_a_uuid_is_422(client):
     assert client.get("/tasks/123").status_code == 422
+    assert client.post("/tasks/123/cancel").status_code == 422
     assert client.delete("/tasks/123").status_code == 422
 
 
@@ -289,11 +296,11 @@ def test_list_tasks_newest_first_with_status_and_limit(client):
     listed = [t["id"] for t in client.get("/tasks").json()]
     assert listed == ids[::-1]
     assert [t["id"] for t in client.get("/tasks", params={"limit": 2}).json()] == ids[:0:-1]
-    client.delete(f"/tasks/{ids[0]}")
+    client.post(f"/tasks/{ids[0]}/cancel")
     cancelled = client.get("/tasks", params={"status": "cancelled"}).json()
     assert [t["id"] for t in cancelled] == [ids[0]]
     for task_id in ids[1:]:
-        client.delete(f"/tasks/{task_id}")
+        client.post(f"/tasks/{task_id}/cancel")
 
 
 @pytest.mark.parametrize("params", [{"status": "bogus"}, {"limit": 0}, {"limit": 1001}])
@@ -304,7 +311,7 @@ def test_list_tasks_bad_query_is_422(client, params):
 def test_cancel_running_task(client):
     task_id = client.post("/tasks", json={"wait_time": 60}).json()["id"]
     wait_until(lambda: client.get(f"/tasks/{task_id}").json()["status"] == "running", 5)
-    r = client.delete(f"/tasks/{task_id}")
+    r = client.post(f"/tasks/{task_id}/cancel")
     assert r.status_code == 200
     task = r.json()
     assert task["status"] == "cancelled"
@@ -319,10 +326,40 @@ def test_cancel_running_task(client):
 def test_cancel_finished_task_is_409_and_unknown_is_404(client):
     task_id = client.post("/tasks", json={"wait_time": 0}).json()["id"]
     finished(client, task_id)
-    r = client.delete(f"/tasks/{task_id}")
+    r = client.post(f"/tasks/{task_id}/cancel")
     assert r.status_code == 409
     assert "already finished (succeeded)" in r.json()["detail"]
-    assert client.delete(f"/tasks/{uuid.uuid4()}").status_code == 404
+    assert client.post(f"/tasks/{uuid.uuid4()}/cancel").status_code == 404
+
+
+def test_delete_removes_a_finished_task(client):
+    task_id = client.post("/tasks", json={"wait_time": 0}).json()["id"]
+    finished(client, task_id)
+    r = client.delete(f"/tasks/{task_id}")
+    assert r.status_code == 204 and r.content == b""
+    assert client.get(f"/tasks/{task_id}").status_code == 404
+    assert task_id not in [t["id"] for t in client.get("/tasks").json()]
+    assert client.delete(f"/tasks/{task_id}").status_code == 404
+    assert client.post(f"/tasks/{task_id}/cancel").status_code == 404
+
+
+def test_delete_of_a_pending_or_running_task_is_409_cancel_it_first(settings):
+    settings.max_running = 1
+    with TestClient(create_app(settings)) as client:
+        running, pending = (client.post("/tasks", json={"wait_time": 60}).json()["id"]
+                            for _ in range(2))
+        wait_until(lambda: client.get(f"/tasks/{running}").json()["status"] == "running", 5)
+        # The pending one first: once the running one is cancelled, it would start.
+        for task_id, status in ((pending, "pending"), (running, "running")):
+            r = client.delete(f"/tasks/{task_id}")
+            assert r.status_code == 409
+            assert r.json()["detail"] == (
+                f"task {task_id} is {status}: cancel it first (POST /tasks/{task_id}/cancel)"
+            )
+            assert client.get(f"/tasks/{task_id}").json()["status"] == status
+            assert client.post(f"/tasks/{task_id}/cancel").json()["status"] == "cancelled"
+            assert client.delete(f"/tasks/{task_id}").status_code == 204
+            assert client.get(f"/tasks/{task_id}").status_code == 404
 
 
 def test_task_counts(client):
@@ -344,9 +381,9 @@ def test_full_queue_answers_503_with_retry_after(settings):
         assert int(r.headers["retry-after"]) >= 1
         assert "unfinished" in r.json()["detail"]
         assert client.get("/predict", params={"x": 1}).status_code == 200
-        client.delete(f"/tasks/{ids[0]}")
+        client.post(f"/tasks/{ids[0]}/cancel")
         assert client.post("/tasks", json={"wait_time": 0}).status_code == 202
-        client.delete(f"/tasks/{ids[1]}")
+        client.post(f"/tasks/{ids[1]}/cancel")
 
 
 # -- errors and request ids --------------------------------------------------------------------
@@ -397,7 +434,8 @@ def test_openapi_documents_every_route_with_models_and_errors(client):
         ("/tasks", "post"): {"202", "409", "413", "415", "422", "503"},
         ("/tasks", "get"): {"200", "422"},
         ("/tasks/{task_id}", "get"): {"200", "404", "422"},
-        ("/tasks/{task_id}", "delete"): {"200", "404", "409", "422"},
+        ("/tasks/{task_id}/cancel", "post"): {"200", "404", "409", "422"},
+        ("/tasks/{task_id}", "delete"): {"204", "404", "409", "422"},
     }
     for (path, method), statuses in expected.items():
         op = paths[path][method]

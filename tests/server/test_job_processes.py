@@ -119,7 +119,7 @@ def test_a_cancelled_job_sees_it_and_its_process_stays(client, tmp_path):
     marker = tmp_path / "pid"
     task_id = submit(client, "polite", args={"marker": str(marker)})
     pid = int(wait_until(lambda: marker.exists() and marker.read_text(), what="the job"))
-    assert client.delete(f"/tasks/{task_id}").json()["status"] == "cancelled"
+    assert client.post(f"/tasks/{task_id}/cancel").json()["status"] == "cancelled"
     # The job returned on its own: the same process runs the next one.
     assert job_pid(client) == pid
     assert get(client, task_id)["status"] == "cancelled"
@@ -129,7 +129,7 @@ def test_a_job_that_ignores_its_cancel_is_terminated_after_the_grace(client, tmp
     marker = tmp_path / "pid"
     task_id = submit(client, "stubborn", args={"marker": str(marker)})
     pid = int(wait_until(lambda: marker.exists() and marker.read_text(), what="the job"))
-    assert client.delete(f"/tasks/{task_id}").json()["status"] == "cancelled"
+    assert client.post(f"/tasks/{task_id}/cancel").json()["status"] == "cancelled"
     wait_until(lambda: not alive(pid), 10, what="the process to be terminated")
     assert get(client, task_id)["status"] == "cancelled"
     assert job_pid(client) != pid
@@ -152,7 +152,7 @@ def test_a_process_job_waits_pending_while_every_process_is_busy(client, tmp_pat
     # An async job submitted after it runs at once: the runner claimed past the process job.
     assert finished(client, submit(client, "tick", args={"steps": 1}))["status"] == "succeeded"
     assert get(client, waiting)["status"] == "pending"
-    client.delete(f"/tasks/{busy}")
+    client.post(f"/tasks/{busy}/cancel")
     assert finished(client, waiting)["status"] == "succeeded"
 
 
@@ -215,7 +215,7 @@ def test_a_process_job_is_stopped_by_a_cancel_through_another_worker(settings, t
         task_id = submit(a, "stubborn", args={"marker": str(marker)})
         pid = int(wait_until(lambda: marker.exists() and marker.read_text(), what="the job"))
         assert get(b, task_id)["worker"] == get(a, task_id)["worker"]  # one task, seen by both
-        assert b.delete(f"/tasks/{task_id}").json()["status"] == "cancelled"
+        assert b.post(f"/tasks/{task_id}/cancel").json()["status"] == "cancelled"
         # A's heartbeat sees the cancel, tells the job; it ignores it and is terminated.
         wait_until(lambda: not alive(pid), 15, what="A to stop the job B cancelled")
         assert get(a, task_id)["status"] == "cancelled"
