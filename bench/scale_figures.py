@@ -330,7 +330,7 @@ def idle_host_wake_up(ctx: Context) -> list[Row]:
                     samples.append(waited * 1000)
                     if elsewhere and task["worker"] == _status(to_busy, long)["worker"]:
                         raise BenchError("the busy host ran a task while its slot was taken")
-            to_busy.delete(f"/tasks/{long}")
+            to_busy.post(f"/tasks/{long}/cancel")
     row.baseline_samples = same_host.baseline_samples = [heartbeat * 1000]
     row.note = (
         f"{ctx.config.wake_samples} tasks each way on one database, one after the other: host "

@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from bench import postgres
 from bench.load import parse_hey, parse_wrk
-from bench.procs import BenchError
 from bench.report import Row, Target
 from bench.seed_app import app as seed_app
+from server.dburl import redact
+from tests import postgres as test_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,16 +192,16 @@ def test_postgres_figures_say_why_they_are_skipped_and_never_show_the_password(t
 
 @pytest.fixture(scope="module")
 def postgres_admin() -> str:
-    """The PostgreSQL server of the tests (FPX_TEST_POSTGRES_URL, else the local one); the
-    tests that need it are skipped when none answers, unless FPX_TEST_POSTGRES=required."""
-    url = os.environ.get("FPX_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-    try:
-        postgres.query(url, "SELECT 1")
-    except BenchError as exc:
-        if os.environ.get("FPX_TEST_POSTGRES") == "required":
-            pytest.fail(f"FPX_TEST_POSTGRES=required, but {exc}")
-        pytest.skip(f"no PostgreSQL server: {exc}")
-    return url
+    """The tests' PostgreSQL server (FPX_TEST_POSTGRES_URL), where the bench creates its
+    databases; skipped as the other PostgreSQL tests are when none answers (failed with
+    FPX_TEST_POSTGRES=required)."""
+    reason = test_postgres.unavailable()
+    if reason is not None:
+        message = f"PostgreSQL at {redact(test_postgres.SERVER_URL)} is unreachable ({reason})"
+        if test_postgres.REQUIRED:
+            pytest.fail(f"{message} (FPX_TEST_POSTGRES=required)", pytrace=False)
+        pytest.skip(message)
+    return test_postgres.SERVER_URL
 
 
 def bench_databases(admin: str) -> set[str]:
