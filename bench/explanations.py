@@ -54,6 +54,20 @@ WHY: dict[str, str] = {
         "validation, three dependencies (about 15% when replaced by `request.app.state`) and "
         "the response model."
     ),
+    "no-op tasks from `POST /tasks` to succeeded, over HTTP: tasks/s of 2 hosts": (
+        "PostgreSQL is the limit, and not its CPU: the row's note samples what the database's "
+        "backends wait for (2026-12-06 09:45, 4,000 tasks a turn: 1 host 46% and 2 hosts 81% of "
+        "the samples waiting for an object lock, then WAL writes) and counts the CPU seconds "
+        "of every process of the figure (57% and 63% of the 2 CPUs). That lock is the one "
+        "NOTIFY takes at commit: PostgreSQL's async.c serializes every transaction that "
+        "NOTIFYs, cluster-wide, on one lock held until after its commit, so that notifications "
+        "queue in commit order. fpx's trigger NOTIFYs each new task, so task creations commit "
+        "one at a time, WAL flush included, whichever host sends them: a second host adds "
+        "committers to the same queue, not throughput. What would close it is fewer "
+        "NOTIFYing commits (a host that will claim the task itself, or a busy cluster, needs "
+        "no wake-up; or one NOTIFY for many inserts), which is the backend's design (issue 12 "
+        "asks for pushed wake-ups); on more cores the hosts' own CPU would show next."
+    ),
     "`/predict` p99 while 8 clients send": (
         "refusing the body is now one error, not 8,680 (which cost about 500 ms of the event "
         "loop each, in pydantic, FastAPI's error list and jsonable_encoder); what remains, "

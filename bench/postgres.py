@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,3 +155,54 @@ class CpuMeter:
 def _reaped_children_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+# Each active backend of the database by what it waits for. The lock NOTIFY takes at commit
+# (PostgreSQL's async.c: on "database 0", held until after the commit, so that notifications
+# queue in commit order) is told apart from other object locks.
+WAITS = """
+SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
+                 AND l.locktype = 'object' AND l.classid = 'pg_database'::regclass
+                 AND l.objid = 0) THEN 'Lock: NOTIFY at commit'
+    ELSE coalesce(a.wait_event_type || ': ' || a.wait_event, 'on CPU') END
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.state = 'active' AND a.pid <> pg_backend_pid()
+"""
+
+
+class WaitSampler:
+    """What the database's backends are doing while a figure runs: pg_stat_activity read every
+    `interval` seconds on a connection of its own, each active backend counted by its wait
+    event (none: on the CPU). The share of each is a profile of PostgreSQL's side."""
+
+    def __init__(self, url: str, interval: float = 0.01) -> None:
+        self.url = url
+        self.interval = interval
+        self.seen: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> WaitSampler:
+        conn = connect(self.url)  # here, so that a failure to connect is the figure's error
+        self._thread = threading.Thread(target=self._sample, args=(conn,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _sample(self, conn) -> None:
+        with conn:
+            while not self._stop.wait(self.interval):
+                rows = conn.execute(WAITS).fetchall()
+                self.seen.update(event for (event,) in rows)
+
+    def describe(self, top: int = 4) -> str:
+        total = sum(self.seen.values())
+        if not total:
+            return "no active backend seen"
+        return ", ".join(f"{event} {100 * n / total:.0f}%"
+                         for event, n in self.seen.most_common(top))
