@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench import postgres
+from bench.explanations import explain
 from bench.load import parse_hey, parse_wrk
 from bench.report import Row, Target
 from bench.seed_app import app as seed_app
@@ -255,6 +256,15 @@ def test_the_two_hosts_figure_shows_each_process_cpu_seconds(pg_run):
     for process in ("one-host", "host-a", "host-b", "PostgreSQL", "load generator"):
         assert f"{process} " in note
     assert "% of " in note
+    assert "The database's active backends, sampled every 10 ms" in note
+
+
+def test_the_two_hosts_row_when_missed_is_explained_from_its_profile():
+    row = Row("no-op tasks from `POST /tasks` to succeeded, over HTTP: tasks/s of 2 hosts "
+              "(4,000 a turn)", "1 host, same PostgreSQL server", "tasks/s", Target(">=", 1.3),
+              [300.0], [310.0])
+    [why] = [line for line in explain([row]) if line.startswith("- ")]
+    assert "NOTIFY" in why and "not profiled yet" not in why
 
 
 def test_no_database_of_the_bench_is_left_behind(pg_run):
