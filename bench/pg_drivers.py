@@ -6,7 +6,8 @@ Each driver runs the three round-trips every task costs the store (insert it, cl
 FOR UPDATE SKIP LOCKED, record its end) through a pool, `concurrency` tasks at a time, on a
 table of its own in a scratch database. The drivers run alternately, `rounds` times each, so
 that a busy machine slows both alike; the figure is tasks per second (median of the rounds)
-and its ratio. Run by hand: docs/postgres.md quotes its output.
+and its ratio. Run by hand (`make bench` installs psycopg with the bench extra):
+docs/postgres.md quotes its output.
 """
 
 from __future__ import annotations

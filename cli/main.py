@@ -31,7 +31,9 @@ class FpxGroup(LazyGroup):
         "predict": LazyCommand("predict", "Run a model on X (GET /predict)."),
         "models": LazyCommand("predict", "List the loaded models (GET /models)."),
         "health": LazyCommand("health", "Is the server alive and ready?"),
-        "check": LazyCommand("check", "Check every endpoint of an fpx server."),
+        "check": LazyCommand(
+            "check", "Check every endpoint of an fpx server (with --url, this writes to it)."
+        ),
         "users": LazyCommand("users", "Users: list, me, get NAME.", whole_app=True),
         "items": LazyCommand("items", "Items: list, get, add, delete.", whole_app=True),
         "jobs": LazyCommand("jobs", "List the jobs a task can run (GET /jobs)."),

@@ -2,9 +2,10 @@
 
 The function is the job and its signature is its schema: its parameters, with their type hints
 and defaults, become a strict pydantic model that checks a task's args before the task is
-stored. How it runs follows from what it is: an `async def` on the event loop, a plain `def` in a
-worker process (server/jobpool.py), one marked `in_thread` in a thread. A parameter annotated
-with `JobContext` receives the context: progress, cancellation, the task's id.
+stored (an `int` in it takes what JSON Schema's integer does: 2 and 2.0, not 2.5 or "2"). How
+it runs follows from what it is: an `async def` on the event loop, a plain `def` in a worker
+process (server/jobpool.py), one marked `in_thread` in a thread. A parameter annotated with
+`JobContext` receives the context: progress, cancellation, the task's id.
 No FastAPI imports here.
 """
 
@@ -17,6 +18,7 @@ import json
 import re
 import threading
 import time
+import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,9 +27,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     FiniteFloat,
+    Strict,
     ValidationInfo,
     create_model,
 )
@@ -96,6 +100,42 @@ class JobContext:
         if message is not None and not isinstance(message, str):
             raise TypeError(f"a progress message is a str, not {type(message).__name__}")
         self._report(float(fraction), message)
+
+
+# -- integers as JSON Schema has them ------------------------------------------------------------
+
+
+def _whole_number(value: object) -> object:
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+# An int of a request is what the published schema's "integer" admits, and nothing else. JSON
+# Schema calls 2.0 an integer, so 2.0 is taken as 2; 2.5, "2", true and null are refused (a
+# strict int: a lax one would take "2" and true). The whole-number check comes last in the
+# Annotated, so it runs first and `ge`/`le` still reach the schema as minimum/maximum.
+_WHOLE_NUMBER = BeforeValidator(_whole_number)
+JsonInt = Annotated[int, Strict(), _WHOLE_NUMBER]
+
+
+def json_ints(hint: Any) -> Any:
+    """`hint` with each `int` in it, at any depth (`list[int]`, `int | None`, `Annotated[int,
+    Field(ge=0)]`), taken as JSON Schema's integer (JsonInt). A pydantic model's own fields are
+    its own."""
+    if hint is int:
+        return JsonInt
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        if args[0] is int:
+            return Annotated[(int, Strict(), *hint.__metadata__, _WHOLE_NUMBER)]
+        return Annotated[(json_ints(args[0]), *hint.__metadata__)]
+    if not args or origin is typing.Literal:
+        return hint
+    changed = tuple(json_ints(a) for a in args)
+    if changed == args:
+        return hint
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        return typing.Union[changed]  # noqa: UP007 (a tuple of members)
+    return origin[changed]
 
 
 # -- the built-in jobs ----------------------------------------------------------------------------
@@ -218,7 +258,7 @@ class JobSpec:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
                 raise TypeError(f"parameter {param.name!r}: a job takes named parameters only")
             default = ... if param.default is param.empty else param.default
-            fields[param.name] = (hint, default)
+            fields[param.name] = (json_ints(hint), default)
         model = create_model(
             f"{name}_args", __config__=ConfigDict(strict=True, extra="forbid"), **fields
         )

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from server.jobs import MODEL_NAME_MARK, JobKind, JobRegistry
+from server.jobs import MODEL_NAME_MARK, JobKind, JobRegistry, json_ints
 from server.registry import BUILTIN_MODEL
 from server.store import Item, Task, TaskStatus
 
@@ -129,7 +129,7 @@ class ItemPublic(BaseModel):
         )
 
 
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+NonNegativeInt = json_ints(Annotated[int, Field(ge=0)])
 TimeLimit = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 
@@ -142,7 +142,7 @@ class TaskCreate(RequestBody):
     # A default of None that JSON cannot give: `"job": null` is refused, not taken as absent.
     job: str = Field(None, description="the job to run (GET /jobs)")  # type: ignore[assignment]
     args: dict[str, Any] = Field(None, description="the job's arguments")  # type: ignore[assignment]
-    # strict: "5", 5.0, true and null are refused, not coerced.
+    # As JSON Schema's integer: 5 and 5.0; "5", 5.5, true and null are refused, not coerced.
     wait_time: NonNegativeInt = Field(  # type: ignore[assignment]
         None, description="shorthand for {\"job\": \"sleep\", \"args\": {\"wait_time\": N}}",
     )
@@ -170,7 +170,7 @@ def task_create_forms(jobs: JobRegistry, max_wait: int, models: list[str]) -> di
     config = ConfigDict(extra="forbid")
     forms = [create_model(
         "TaskCreateSleepShorthand", __config__=config,
-        wait_time=(Annotated[int, Field(strict=True, ge=0, le=max_wait)], ...), **extra,
+        wait_time=(json_ints(Annotated[int, Field(ge=0, le=max_wait)]), ...), **extra,
     )]
     for spec in jobs.specs():
         required = bool(spec.schema().get("required"))

@@ -1,7 +1,8 @@
 """The storage interface the routers and the task runner use, and the records it returns.
 
-SQLite (server/db.py) is the first backend; another (PostgreSQL, for several hosts sharing one
-database) implements the same `Store` protocol and touches neither the routers nor the runner.
+SQLite (server/db.py) is the first backend; PostgreSQL (server/pg.py), for several hosts
+sharing one database, implements the same `Store` protocol and touches neither the routers nor
+the runner.
 No FastAPI imports here.
 """
 

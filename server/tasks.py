@@ -313,6 +313,9 @@ class TaskRunner:
                     task.id, self.worker_id, status, progress, result=result, error=error,
                     message=message,
                 )
+            except StoreUnavailable as exc:  # expected while the database is away: no traceback
+                log.warning("could not record that task %s %s (%s); retrying in %.1fs",
+                            task.id, status, exc, delay)
             except Exception:
                 log.exception(
                     "could not record that task %s %s; retrying in %.1fs", task.id, status, delay
@@ -333,8 +336,12 @@ class TaskRunner:
             updates = [(i, *self._reported[i]) for i in ids if i in self._reported]
             try:
                 await self.store.record_progress(self.worker_id, updates)
-            except Exception:
-                log.exception("could not record the progress of %s", count(len(updates), "task"))
+            except Exception as exc:
+                what = f"could not record the progress of {count(len(updates), 'task')}"
+                if isinstance(exc, StoreUnavailable):  # the next write tries again
+                    log.warning("%s (%s)", what, exc)
+                else:
+                    log.exception(what)
                 self._unwritten |= ids
 
     async def _fill(self) -> None:

@@ -27,7 +27,21 @@ RETRY_AFTER_SECONDS = 1
     "",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        202: {"description": "Accepted", "headers": {"Location": header("the task's URL")}},
+        202: {
+            "description": "Accepted",
+            "headers": {"Location": header("the task's URL")},
+            # What a client (and schemathesis's stateful phase) can do next with the new task.
+            "links": {
+                name: {
+                    "operationRef": f"#/paths/~1tasks~1{{task_id}}{suffix}/{method}",
+                    "parameters": {"task_id": "$response.body#/id"},
+                }
+                for name, suffix, method in (
+                    ("GetTask", "", "get"), ("CancelTask", "~1cancel", "post"),
+                    ("DeleteTask", "", "delete"),
+                )
+            },
+        },
         409: {"model": ErrorResponse, "description": "A task with that id exists"},
         503: {
             "model": ErrorResponse,
@@ -70,8 +84,14 @@ def _job_and_args(
     body: TaskCreate, jobs: JobRegistry, models: ModelRegistry, max_wait: int
 ) -> tuple[str, dict[str, Any]]:
     """The job a body names and its args as stored; a 422 naming what is wrong."""
+    if "args" in body.model_fields_set and "job" not in body.model_fields_set:
+        # As the schema says: args belong to a job named beside them, never to sleep by default.
+        raise RequestValidationError([{
+            "type": "missing", "loc": ("body", "job"), "msg": "Field required (with args)",
+            "input": None,
+        }])
     if body.model_fields_set & {"job", "args"}:
-        name, args, where = body.job or "sleep", body.args or {}, ("body", "args")
+        name, args, where = body.job, body.args or {}, ("body", "args")
     else:  # the shorthand, {"wait_time": N}
         shorthand = {"wait_time": body.wait_time} if body.wait_time is not None else {}
         name, args, where = "sleep", shorthand, ("body",)

@@ -11,6 +11,7 @@ import itertools
 
 import httpx
 
+from tests import postgres
 from tests.helpers import wait_until
 from tests.live import ServerProcess
 
@@ -98,6 +99,12 @@ def test_three_hosts_share_the_work_and_take_over_from_a_dead_one(tmp_path, post
         # The work was shared: each host ran some of it.
         ran_on = {pid_of(t) for t in tasks.values()}
         assert {a.pid, b.pid, dead.pid} <= ran_on
+        # Each live host holds at most FPX_DB_POOL_SIZE connections, and one that LISTENs.
+        [(connections,)] = postgres.fetch(
+            postgres_url, "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'fpx'",
+        )
+        assert 2 <= connections <= 2 * (int(ENV["FPX_DB_POOL_SIZE"]) + 1)
 
         # A cancel through one host stops the job on the host that runs it.
         task_id = clients[1].post("/tasks", json=LONG).json()["id"]

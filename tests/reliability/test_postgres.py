@@ -137,8 +137,12 @@ def test_a_restart_of_postgres_loses_nothing_and_records_what_ran_meanwhile(
         wait_until(lambda: task(server, running)["status"] == "running", 10)
         try:
             _pg_ctl("stop", cluster)
-            wait_until(lambda: httpx.get(server.url + "/readyz").status_code == 503, 10,
-                       what="/readyz to say the database is away")
+            ready = wait_until(
+                lambda: (r := httpx.get(server.url + "/readyz")).status_code == 503 and r, 10,
+                what="/readyz to say the database is away",
+            )
+            assert ready.json()["status"] == "unavailable" and SECRET not in ready.text
+            assert ready.json()["detail"].startswith("database unavailable: "), ready.text
             for method, path, body in [
                 ("GET", "/tasks/counts", None), ("GET", f"/tasks/{running}", None),
                 ("GET", "/users/Rick", None), ("POST", "/items", {"name": "x"}),

@@ -121,6 +121,8 @@ def test_the_server_refuses_to_start_with_a_bad_job_in_one_line(tmp_path):
     ({"wait_time": 5, "job": "sleep"}, ["body"], "give either wait_time"),
     ({"wait_time": 5, "args": {"wait_time": 5}}, ["body"], "give either wait_time"),
     ({"job": None}, ["body", "job"], "Input should be a valid string"),
+    # Args belong to the job named beside them, as the schema says; never to sleep by default.
+    ({"args": {"wait_time": 0}}, ["body", "job"], "Field required (with args)"),
     ({"wait_time": 1, "time_limit": 0}, ["body", "time_limit"], "greater than 0"),
     ({"wait_time": 1, "time_limit": "5"}, ["body", "time_limit"], "valid number"),
 ])
@@ -296,3 +298,54 @@ def test_the_documented_example_module_registers_and_runs(settings, monkeypatch)
         readme = Path(__file__).resolve().parents[2] / "docs" / "jobs.md"
         done = finished(client, submit(client, "words", args={"path": str(readme)})["id"])
         assert done["status"] == "succeeded" and len(done["result"]) == 3
+
+
+def _integer_fields(document: dict) -> list[tuple[str, dict, list[str]]]:
+    """Every integer field of every POST /tasks body form the OpenAPI document publishes, as
+    (form, a valid body, the path of the field in it): the walk finds a new job's ints too."""
+    schemas = document["components"]["schemas"]
+    filler = {"integer": 1, "number": 0.5, "string": "x", "array": [], "boolean": False}
+    found = []
+    for ref in schemas["TaskCreate"]["oneOf"]:
+        form = ref["$ref"].rsplit("/", 1)[1]
+        props = schemas[form]["properties"]
+        body: dict = {}
+        fields: list[list[str]] = []
+        if "job" in props:
+            body["job"] = props["job"]["const"]
+            args_schema = schemas[props["args"]["$ref"].rsplit("/", 1)[1]]
+            body["args"] = {name: filler[p["type"]] for name, p in args_schema["properties"].items()
+                            if name in args_schema.get("required", ())}
+            fields += [["args", name] for name, p in args_schema["properties"].items()
+                       if p.get("type") == "integer"]
+        else:
+            body = {name: filler[p["type"]] for name, p in props.items()
+                    if name in schemas[form]["required"]}
+            fields += [[name] for name, p in props.items() if p.get("type") == "integer"]
+        found += [(form, body, path) for path in fields]
+    return found
+
+
+def _with(body: dict, path: list[str], value: object) -> dict:
+    changed = {**body, **({"args": {**body["args"]}} if "args" in body else {})}
+    (changed["args"] if len(path) == 2 else changed)[path[-1]] = value
+    return changed
+
+
+def test_every_integer_field_takes_a_whole_valued_number_as_the_schema_says(jobs_client):
+    """JSON Schema's integer admits 2.0: so does every int of a request body, and 2.5, "2",
+    true and null are refused as before (issue 11, item 14)."""
+    fields = _integer_fields(jobs_client.get("/openapi.json").json())
+    assert {(form, path[-1]) for form, _, path in fields} >= {
+        ("TaskCreateSleepShorthand", "wait_time"), ("TaskCreate_sleep", "wait_time"),
+        ("TaskCreate_count", "n"), ("TaskCreate_count", "every"), ("TaskCreate_tick", "steps"),
+    }
+    for form, body, path in fields:
+        r = jobs_client.post("/tasks", json=_with(body, path, 2.0))
+        assert r.status_code == 202, (form, path, r.text)
+        stored = r.json()["args"] if len(path) == 2 else r.json()
+        assert type(stored[path[-1]]) is int and stored[path[-1]] == 2, (form, path)
+        for refused in (2.5, "2", True, None):
+            r = jobs_client.post("/tasks", json=_with(body, path, refused))
+            assert r.status_code == 422, (form, path, refused, r.text)
+            assert r.json()["detail"][0]["loc"][-1] == path[-1], (form, path, refused)

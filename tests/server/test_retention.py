@@ -67,6 +67,20 @@ def test_finished_tasks_past_the_retention_are_pruned_and_no_others(any_settings
             client.post(f"/tasks/{task_id}/cancel")
 
 
+def test_with_a_tiny_retention_a_task_is_pruned_soon_after_it_finishes(settings):
+    # Finished after the start-up pass: a later pass (every retention, at most a minute) takes it.
+    settings.task_retention = timedelta(seconds=0.5)
+    with TestClient(create_app(settings)) as client:
+        done = client.post("/tasks", json={"wait_time": 0}).json()["id"]
+        going = client.post("/tasks", json={"wait_time": 3600}).json()["id"]
+        wait_until(lambda: client.get(f"/tasks/{done}").status_code == 404, 10,
+                   what="the finished task to be pruned")
+        assert client.get(f"/tasks/{going}").json()["status"] == "running"
+        client.post(f"/tasks/{going}/cancel")
+        wait_until(lambda: client.get(f"/tasks/{going}").status_code == 404, 10,
+                   what="the cancelled task to be pruned")
+
+
 def test_a_retention_of_0_keeps_finished_tasks_for_good(settings, db_path, caplog):
     with TestClient(create_app(settings)) as client:
         task_id = client.post("/tasks", json={"wait_time": 0}).json()["id"]
