@@ -61,8 +61,8 @@ def _counts(service: Service) -> dict[str, int]:
 
 
 def _finished(service: Service) -> int:
-    """Tasks that ended, however: one that never does (interrupted by a host taken for dead,
-    say) must not hold a figure up, and the notes say how many did not succeed."""
+    """Tasks that ended, whatever their outcome: a task interrupted (its host taken for dead,
+    say) must not hold a figure up; the notes say how many did not succeed."""
     return sum(n for status, n in _counts(service).items()
                if status not in ("pending", "running"))
 
@@ -361,7 +361,7 @@ def idle_host_wake_up(ctx: Context) -> list[Row]:
         "A runs FPX_MAX_RUNNING=1 with its slot taken by a long task, so what is submitted to "
         "A is started by host B, after a random pause of up to a heartbeat. The wait is the "
         "task's started_at (the claim) less its created_at (the 202 follows the creation at "
-        "once): both the servers' clocks, on one machine. Without a pushed wake-up it "
+        "once), both read on the database's clock. Without a pushed wake-up it "
         f"would be up to one heartbeat (FPX_HEARTBEAT_INTERVAL, {heartbeat:g} s by default)."
     )
     return [row, same_host]
