@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.procs import BenchError
+from server.dburl import redact
 
 ADMIN_URL_ENV = "FPX_BENCH_POSTGRES_URL"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -28,16 +29,6 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 def admin_url() -> str:
     return os.environ.get(ADMIN_URL_ENV) or DEFAULT_ADMIN_URL
-
-
-def shown(url: str) -> str:
-    """The URL without its password, fit for a log line or RESULTS.md."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = netloc[0].partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
 def with_database(url: str, name: str) -> str:
@@ -55,18 +46,18 @@ def connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"PostgreSQL at {shown(url)}: {first}") from exc
+        raise BenchError(f"PostgreSQL at {redact(url)}: {first}") from exc
 
 
 @contextlib.contextmanager
 def database(name: str, admin: str | None = None) -> Iterator[str]:
     """A new, empty database `name` on the server (one a broken run left is dropped first);
     its URL. Dropped at the end, with whatever is still connected to it."""
-    from psycopg import sql
-
     admin = admin or admin_url()
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with connect(admin) as conn:
+        from psycopg import sql  # connect() has said so if psycopg is missing
+
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
