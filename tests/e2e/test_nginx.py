@@ -2,8 +2,9 @@
 share one PostgreSQL database: nginx accepts it, both hosts take requests through it, request
 ids pass, and requests still succeed through it while one host is stopped.
 
-Skipped when nginx is not installed (Debian: apt-get install nginx-light); only its ports
-are changed, to free ones on loopback.
+Skipped when nginx is not installed (Debian: apt-get install nginx-light), failed instead
+with FPX_TEST_NGINX=required (as .ci/run sets, installing it). Only the example's ports are
+changed, to free ones on loopback.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "nginx.conf"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 
-pytestmark = pytest.mark.skipif(
-    NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx-light)"
-)
+# Read at import: each test runs with the FPX_* variables cleared (tests/conftest.py).
+REQUIRED = os.environ.get("FPX_TEST_NGINX", "").lower() == "required"
+MISSING = "nginx is not installed (Debian: apt-get install nginx-light)"
+
+
+@pytest.fixture(autouse=True)
+def _nginx_installed() -> None:
+    """Skipped without nginx; failed instead with FPX_TEST_NGINX=required (as .ci/run sets)."""
+    if NGINX is None:
+        if REQUIRED:
+            pytest.fail(f"{MISSING} (FPX_TEST_NGINX=required)", pytrace=False)
+        pytest.skip(MISSING)
 
 HOST_ENV = {"FPX_HEARTBEAT_INTERVAL": "0.2", "FPX_SHUTDOWN_TIMEOUT": "1",
             "FPX_DB_POOL_SIZE": "4"}
