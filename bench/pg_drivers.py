@@ -3,11 +3,11 @@
     python -m bench.pg_drivers [URL] [--rounds N] [--tasks N] [--concurrency N]
 
 Each driver runs the three round-trips every task costs the store (insert it, claim it with
-FOR UPDATE SKIP LOCKED, record its end) through a pool, `concurrency` tasks at a time, on a
-table of its own in a scratch database. The drivers run alternately, `rounds` times each, so
-that a busy machine slows both alike; the figure is tasks per second (median of the rounds)
-and its ratio. Run by hand (`make bench` installs psycopg with the bench extra):
-docs/postgres.md quotes its output.
+FOR UPDATE SKIP LOCKED, record its end) through a pool, `concurrency` tasks at a time, in a
+scratch database created on the server URL names (and dropped at the end). The drivers run
+alternately, `rounds` times each, so that a busy machine slows both alike; the figures are
+tasks per second and CPU time per task (medians of the rounds), and their ratios. Run by hand
+(`make bench` installs psycopg with the bench extra): docs/postgres.md quotes its output.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -138,6 +139,19 @@ async def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     opts = parser.parse_args()
+    import asyncpg
+
+    scratch = f"fpx_bench_drivers_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(opts.url)
+    await admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        await _compare(urlunsplit(urlsplit(opts.url)._replace(path=f"/{scratch}")), opts)
+    finally:
+        await admin.execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _compare(url: str, opts: argparse.Namespace) -> None:
     drivers: dict[str, Round] = {
         "asyncpg": asyncpg_round,
         "asyncpg-noreset": functools.partial(asyncpg_round, reset=False),
@@ -147,7 +161,7 @@ async def main() -> None:
     cpus: dict[str, list[float]] = {name: [] for name in drivers}
     for _ in range(opts.rounds):
         for name, run in drivers.items():
-            rate, cpu = await run(opts.url, opts.tasks, opts.concurrency)
+            rate, cpu = await run(url, opts.tasks, opts.concurrency)
             rates[name].append(rate)
             cpus[name].append(cpu)
     print(f"{opts.tasks} tasks of insert + claim + finish, {opts.concurrency} at a time, "

@@ -9,6 +9,7 @@ from server import __version__
 from server.errors import install_error_handling
 from server.jobs import JobRegistry
 from server.lifespan import Phase, lifespan
+from server.middleware import RequestMiddleware
 from server.registry import BUILTIN_MODEL
 from server.routers import health, items, jobs, predict, tasks, users
 from server.schemas import STORE_UNAVAILABLE, task_create_forms
@@ -43,23 +44,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Checked by each route (server/routing.py); the dependency documents the scheme.
         app.state.token = settings.api_token.get_secret_value().encode()
         dependencies, responses = [Depends(bearer)], UNAUTHORIZED
-    # Routes are matched in the order they are included: the hottest, /predict, comes first.
+    # Routes are matched in the order they are included, and in FastAPI 0.165 each included
+    # router costs a few microseconds to pass over: the hottest come first, /predict, then
+    # POST /tasks (matching it took 31 us behind the other routers, 11 us here).
+    needs_store = {**responses, **STORE_UNAVAILABLE}
     app.include_router(predict.router, dependencies=dependencies, responses=responses)
+    app.include_router(tasks.router, dependencies=dependencies, responses=needs_store)
     app.include_router(health.router)
     app.include_router(jobs.router, dependencies=dependencies, responses=responses)
-    needs_store = {**responses, **STORE_UNAVAILABLE}
-    for module in (users, items, tasks):
+    for module in (users, items):
         app.include_router(module.router, dependencies=dependencies, responses=needs_store)
+    observe = None
     if settings.metrics:
-        from server.metrics import Metrics, MetricsMiddleware
+        from server.metrics import Metrics
         from server.routers import metrics
 
         app.state.metrics = Metrics()
         app.include_router(metrics.router, dependencies=dependencies, responses=needs_store)
-        # Added before the error handling's middleware, so inside it: the request id and the
-        # path guard answer first, and the route that answered is known when it counts.
-        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+        observe = app.state.metrics.observe_request
     install_error_handling(app)
+    # Request id, path guard, clean 500, metrics and access line, in one layer around the app.
+    app.add_middleware(RequestMiddleware, observe=observe)
     _document_jobs(app, settings)
     return app
 

@@ -18,6 +18,15 @@ def is_postgres_url(value: str) -> bool:
     return bool(sep) and scheme.lower() in SCHEMES
 
 
+def url_problem(url: str) -> str | None:
+    """Why a PostgreSQL URL cannot be parsed (never quoting its password), or None."""
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def redact(url: str) -> str:
     """The URL with its password replaced by *** (any text that fails to parse: all masked
     but its scheme)."""

@@ -1,4 +1,5 @@
-"""Domain exceptions turned into statuses, and the middleware that guards every request."""
+"""Domain exceptions turned into statuses (the middleware every request goes through is in
+server/middleware.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from server.middleware import PathGuardMiddleware, RequestIdMiddleware
 from server.registry import ModelInputError, UnknownModelError
 from server.store import StoreUnavailable
 
@@ -172,6 +172,3 @@ def install_error_handling(app: FastAPI) -> None:
     app.add_exception_handler(ModelInputError, model_input_handler)
     app.add_exception_handler(StoreUnavailable, store_unavailable_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_middleware(PathGuardMiddleware)
-    # Added last, so outermost: the request id is on every response the app sends.
-    app.add_middleware(RequestIdMiddleware)

@@ -16,7 +16,7 @@ from typing import Any
 
 LOG_FORMATS = ("text", "json")
 
-# The request (RequestIdMiddleware) or the task (the runner's job) a line is logged for.
+# The request (server/middleware.py) or the task (the runner's job) a line is logged for.
 request_id: ContextVar[str | None] = ContextVar("fpx_request_id", default=None)
 task_id: ContextVar[str | None] = ContextVar("fpx_task_id", default=None)
 

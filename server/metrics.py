@@ -4,27 +4,22 @@ Each app has a registry of its own, so tests can build several apps. With severa
 processes (FPX_WORKERS > 1) `python -m server` sets PROMETHEUS_MULTIPROC_DIR before uvicorn
 starts them: each worker writes its samples there, and a scrape answered by any worker adds up
 all of them (prometheus-client's multiprocess mode). Task counts are read from the store at
-scrape time, so they are the same whichever worker answers. No FastAPI imports here.
+scrape time, so they are the same whichever worker answers. Requests are counted by
+server/middleware.py, which calls `observe_request`. No FastAPI imports here.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import __version__
-from server.middleware import route_template
 
-# The route of a request no route matched: its path is not a label, or any client could
-# create a time series per path it makes up.
-UNMATCHED = "<unmatched>"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
@@ -128,32 +123,3 @@ def _fastapi_version() -> str:
     from importlib.metadata import version
 
     return version("fastapi")
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request, labelled by the route template that answered it."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        began = time.perf_counter()
-        status = 500  # what the client gets if the app raises before it answers
-
-        async def send_counting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counting)
-        finally:
-            route = route_template(scope) or UNMATCHED
-            self.metrics.observe_request(
-                scope["method"], route, status, time.perf_counter() - began
-            )

@@ -1,9 +1,13 @@
-"""Pure ASGI middleware (no BaseHTTPMiddleware, which costs a task per request).
+"""The one pure ASGI middleware every request goes through (no BaseHTTPMiddleware, which costs
+a task per request; one layer, not one per concern, since each layer is a call and a wrapped
+`send` per request).
 
-RequestIdMiddleware tags every response the app sends with `X-Request-ID` and turns an
-unhandled exception into a logged, clean 500. PathGuardMiddleware refuses a path with a control
-character. The refusals of a request's body (413, 415) come
-after routing and the token, in the route (server/routing.py).
+In its order: it gives the request its id (`X-Request-ID` on every response, and in the log
+context of every line logged for the request), refuses a path with a control character (404,
+before routing), runs the app, turns an unhandled exception into a logged, clean 500, counts
+and times the request by the route template that answered it (when metrics are on), and logs
+the access line (FPX_LOG_LEVEL=debug). The refusals of a request's body (413, 415) come after
+routing and the token, in the route (server/routing.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +31,12 @@ REQUEST_ID_HEADER = b"x-request-id"
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # C0 controls and DEL, decoded from the path's percent-escapes.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The route of a request no route matched: its path is not a metrics label, or any client
+# could create a time series per path it makes up.
+UNMATCHED = "<unmatched>"
+
+# Counts one answered request: method, route template (or UNMATCHED), status, seconds.
+Observe = Callable[[str, str, int, float], None]
 
 
 async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
@@ -42,9 +53,20 @@ async def send_json(send: Send, status: int, body: dict, headers: list | None = 
     await send({"type": "http.response.body", "body": data})
 
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+def route_template(scope: Scope) -> str | None:
+    """The template of the route that answered the request (`/items/{item_id}`), once the app
+    has routed it; None when no route matched."""
+    return getattr(scope.get("route"), "path_format", None)
+
+
+class RequestMiddleware:
+    """Request id, path guard, clean 500, metrics and access line: see the module's docstring.
+    `observe` is called once per request that reached the app (Metrics.observe_request), or
+    None when metrics are off."""
+
+    def __init__(self, app: ASGIApp, observe: Observe | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +83,7 @@ class RequestIdMiddleware:
             request_id = b"%032x" % random.getrandbits(128)
         rid = request_id.decode()
         context = logs.request_id.set(rid)  # every line logged for this request carries it
-        began = time.perf_counter() if access_log.isEnabledFor(logging.DEBUG) else None
+        began = time.perf_counter()
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -71,8 +93,16 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
+        # Starlette's route patterns end in `$`, which also matches before a final newline, so
+        # /livez%0A was /livez and /users/%0A the user list: no route may see such a path. A
+        # path that names no resource is not counted either.
+        observe = self.observe
         try:
-            await self.app(scope, receive, send_with_id)
+            if _CONTROL.search(scope["path"]):
+                observe = None
+                await send_json(send_with_id, 404, {"detail": "Not Found"})
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception as exc:
             log.exception(
                 "unhandled error in %s %s (request %s): %s", scope["method"], scope["path"],
@@ -86,15 +116,14 @@ class RequestIdMiddleware:
                 [(REQUEST_ID_HEADER, request_id)],
             )
         finally:
-            if began is not None:
-                _log_request(scope, status, time.perf_counter() - began)
+            seconds = time.perf_counter() - began
+            if observe is not None:
+                # 500 when the app raised before it answered: what the client gets.
+                observe(scope["method"], route_template(scope) or UNMATCHED, status or 500,
+                        seconds)
+            if access_log.isEnabledFor(logging.DEBUG):
+                _log_request(scope, status, seconds)
             logs.request_id.reset(context)
-
-
-def route_template(scope: Scope) -> str | None:
-    """The template of the route that answered the request (`/items/{item_id}`), once the app
-    has routed it; None when no route matched."""
-    return getattr(scope.get("route"), "path_format", None)
 
 
 def _log_request(scope: Scope, status: int, seconds: float) -> None:
@@ -105,20 +134,3 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         "%s %s %d %.1f ms", scope["method"], route, status, ms,
         extra={"method": scope["method"], "route": route, "status": status, "duration_ms": ms},
     )
-
-
-class PathGuardMiddleware:
-    """A path with a control character names no resource: 404 before routing.
-
-    Starlette's route patterns end in `$`, which also matches before a final newline, so
-    /livez%0A was /livez and /users/%0A the user list; no route may see such a path.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
-            await send_json(send, 404, {"detail": "Not Found"})
-            return
-        await self.app(scope, receive, send)

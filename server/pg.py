@@ -182,8 +182,8 @@ def _cause(exc: BaseException, timeout: float) -> str:
 
 
 async def _keep(conn: asyncpg.Connection) -> None:
-    """A pooled connection given back needs no reset (asyncpg still ends an open
-    transaction)."""
+    """A pooled connection given back needs no reset (asyncpg still rolls back a
+    transaction left open)."""
 
 
 class PostgresStore:
@@ -195,12 +195,16 @@ class PostgresStore:
         self.url = url
         self.pool_size = pool_size
         # Bounds every call (a connection from the pool, and the statements): past it, 503.
+        # 0 (SQLite's "never wait for a lock") would refuse every call: the default instead.
         self.timeout = timeout if timeout > 0 else 10.0
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
         self._on_created: Callable[[], None] | None = None
+        # Server pids of this store's pooled connections: a task this host inserted is not news
+        # to it (its runner claims it as the request ends, or notes the wake-up itself).
+        self._own_backends: set[int] = set()
         self._on_cancelled: Callable[[str], None] | None = None
         self._problem: str | None = None
         # monotonic time since which calls succeed again after a failure (see recover).
@@ -263,6 +267,7 @@ class PostgresStore:
                     # own, locks are the transaction's): skip the reset queries each release
                     # costs by default, a round-trip per call (bench/pg_drivers.py).
                     reset=_keep,
+                    init=self._track,
                 )
                 async with self._pool.acquire() as conn:
                     await self._migrate(conn)
@@ -334,9 +339,15 @@ class PostgresStore:
         self._on_created = on_created
         self._on_cancelled = on_cancelled
 
+    async def _track(self, conn: asyncpg.Connection) -> None:
+        """Note a new pooled connection's server pid, for as long as it is open."""
+        pid = conn.get_server_pid()
+        self._own_backends.add(pid)
+        conn.add_termination_listener(lambda _: self._own_backends.discard(pid))
+
     def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
         what, _, task_id = payload.partition(" ")
-        if what == "created" and self._on_created is not None:
+        if what == "created" and self._on_created is not None and pid not in self._own_backends:
             self._on_created()
         elif what == "cancelled" and task_id and self._on_cancelled is not None:
             self._on_cancelled(task_id)

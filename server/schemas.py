@@ -10,7 +10,6 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from server.jobs import MODEL_NAME_MARK, JobKind, JobRegistry, json_ints
-from server.registry import BUILTIN_MODEL
 from server.store import Item, Task, TaskStatus
 
 
@@ -62,13 +61,6 @@ class ModelPublic(BaseModel):
     name: str
     loaded_at: datetime
     load_ms: float
-
-
-class PredictQuery(BaseModel):
-    """The query of GET /predict, validated in one go (FastAPI's query parameter models)."""
-
-    x: Annotated[float, Field(allow_inf_nan=False, description="a finite number")]
-    model: Annotated[str, Field(max_length=200, description="a loaded model")] = BUILTIN_MODEL
 
 
 class Prediction(BaseModel):

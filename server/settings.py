@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from server.dburl import DatabaseUrl, is_postgres_url
+from server.dburl import DatabaseUrl, is_postgres_url, url_problem
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -142,9 +142,13 @@ class Settings(BaseSettings):
     @field_validator("db", mode="before")
     @classmethod
     def _url_or_path(cls, value: object) -> object:
-        if isinstance(value, str):
-            return DatabaseUrl(value.strip()) if is_postgres_url(value.strip()) else Path(value)
-        return value
+        if not isinstance(value, str):
+            return value
+        if not is_postgres_url(value.strip()):
+            return Path(value)
+        if problem := url_problem(value.strip()):
+            raise ValueError(f"not a valid PostgreSQL URL: {problem}")
+        return DatabaseUrl(value.strip())
 
     @field_validator("models", mode="before")
     @classmethod
