@@ -29,11 +29,19 @@ class Config:
     rss_tasks: int = 10_000
     growth_tasks: int = 10_000  # more tasks, over which RSS growth per task is measured
     busy_tasks: int = 100  # FPX_MAX_RUNNING of the busy server (the default), all kept sleeping
+    # PostgreSQL figures (bench/scale_figures.py)
+    claim_tasks: int = 10_000  # the pre-filled queue each worker drains, per turn
+    claim_rounds: int = 2  # turns of each: procrastinate takes over a minute for each
+    claim_concurrency: int = 10  # fpx's FPX_MAX_RUNNING and procrastinate's --concurrency
+    pool_size: int = 10  # connections of each server's (and procrastinate's) pool
+    scale_tasks: int = 4000  # submissions per turn of the 2-hosts-against-1 figure
+    wake_samples: int = 20  # tasks timed from their 202 to running, each way
 
 
 QUICK = Config(
     cli_rounds=1, load_rounds=1, load_seconds=1.0, warmup_seconds=0.2, launch_rounds=1,
     tasks=100, task_rounds=1, rss_tasks=200, growth_tasks=200, busy_tasks=10,
+    claim_tasks=200, claim_rounds=1, scale_tasks=200, wake_samples=3,
 )
 
 
@@ -84,19 +92,26 @@ class Context:
             cpus=self._server_cpus, stdout_pipe=stdout_pipe,
         )
 
-    def fpx_server(self, name: str, db: str | None = None, **settings: str) -> Service:
-        """`python -m server` on a free port and a database of its own in the work dir."""
+    def fpx_server(self, name: str, db: str | None = None, db_url: str | None = None,
+                   **settings: str) -> Service:
+        """`python -m server` on a free port and a database of its own in the work dir (or the
+        one `db_url` names: a PostgreSQL database several servers share)."""
         port = free_port()
         env = {
             **self.env,
             "FPX_HOST": "127.0.0.1",
             "FPX_PORT": str(port),
-            "FPX_DB": str(self.workdir / f"{db or name}.db"),
+            "FPX_DB": db_url or str(self.workdir / f"{db or name}.db"),
             "FPX_LOG_LEVEL": "warning",
             "FPX_SHUTDOWN_TIMEOUT": "0",  # stopping a busy benchmark server need not wait
             **{f"FPX_{k.upper()}": v for k, v in settings.items()},
         }
         return self._service(name, [sys.executable, "-m", "server"], port, env)
+
+    def process(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
+        """Any other long-running process (a peer's worker), on the servers' CPUs; it serves
+        no port."""
+        return self._service(name, argv, 0, env)
 
     def fpx_serve(self, name: str, db: str) -> Service:
         """`fpx serve --json`, which prints one line when its server is ready."""

@@ -80,6 +80,20 @@ WHY: dict[str, str] = {
         "telemetry middleware's provider lookups (1.5%), which the tutorial app pays too. "
         "The tutorial app keeps a dict and writes nothing."
     ),
+    "no-op tasks from `POST /tasks` to succeeded, over HTTP: tasks/s of 2 hosts": (
+        "PostgreSQL is the limit, and not its CPU: the row's note samples what the database's "
+        "backends wait for (2026-12-06 09:45, 4,000 tasks a turn: 1 host 46% and 2 hosts 81% of "
+        "the samples waiting for an object lock, then WAL writes) and counts the CPU seconds "
+        "of every process of the figure (57% and 63% of the 2 CPUs). That lock is the one "
+        "NOTIFY takes at commit: PostgreSQL's async.c serializes every transaction that "
+        "NOTIFYs, cluster-wide, on one lock held until after its commit, so that notifications "
+        "queue in commit order. fpx's trigger NOTIFYs each new task, so task creations commit "
+        "one at a time, WAL flush included, whichever host sends them: a second host adds "
+        "committers to the same queue, not throughput. What would close it is fewer "
+        "NOTIFYing commits (a host that will claim the task itself, or a busy cluster, needs "
+        "no wake-up; or one NOTIFY for many inserts), which is the backend's design (issue 12 "
+        "asks for pushed wake-ups); on more cores the hosts' own CPU would show next."
+    ),
     "`/predict` p99 while 8 clients send": (
         "refusing the body is one error, not 8,680 (server/schemas.py's RequestBody); what "
         "remains is FastAPI reading it: py-spy of the server under this load (2026-12-06) has"

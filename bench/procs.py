@@ -143,7 +143,7 @@ class Service:
                 preexec_fn=pinned_to(self.cpus),
             )
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
@@ -152,7 +152,7 @@ class Service:
         """Poll GET `path` until it answers 200; return the seconds since launch."""
         deadline = self.started + timeout
         while True:
-            self._check_alive()
+            self.check_alive()
             with contextlib.suppress(OSError, http.client.HTTPException):
                 status, _ = http_get(self.port, path, timeout=1.0)
                 if status == 200:
@@ -175,7 +175,7 @@ class Service:
             elapsed = time.perf_counter() - self.started
         self.first_line = self.proc.stdout.readline()
         if not self.first_line:
-            self._check_alive()
+            self.check_alive()
             raise BenchError(f"{self.name} closed its stdout:\n{self.log_tail()}")
         return elapsed
 

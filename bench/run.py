@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli_figures, hostile_figures, job_figures, server_figures, tools
+from bench import cli_figures, hostile_figures, job_figures, scale_figures, server_figures, tools
 from bench.context import QUICK, Config, Context
 from bench.explanations import explain
 from bench.procs import ROOT, BenchError
@@ -36,6 +36,11 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "job-wall": ("a CPU-bound job's wall time", job_figures.cpu_job_wall_time),
     "batch": ("`predict_batch` against one request each", job_figures.predict_batch_vs_requests),
     "hostile": ("`/predict` p99 under hostile bodies", hostile_figures.predict_while_hostile),
+    # On PostgreSQL (FPX_BENCH_POSTGRES_URL, else the local server): `--only pg-claim,...`
+    "pg-claim": ("claim rate against procrastinate", scale_figures.claim_rate),
+    "pg-hosts": ("2 hosts against 1 on PostgreSQL", scale_figures.two_hosts),
+    "pg-submit": ("`POST /tasks` on PostgreSQL against SQLite", scale_figures.submissions),
+    "pg-wake": ("an idle host's wake-up", scale_figures.idle_host_wake_up),
 }
 
 

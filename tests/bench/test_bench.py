@@ -5,6 +5,7 @@ No timing is asserted: `make bench` measures, these tests only check that it can
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bench import postgres
+from bench.explanations import explain
 from bench.load import parse_hey, parse_wrk
 from bench.report import Row, Target
 from bench.seed_app import app as seed_app
+from server.dburl import redact
+from tests import postgres as test_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,3 +161,111 @@ def test_the_seed_app_answers_as_the_blog_post_does():
         assert (missing.status_code, missing.json()) == (404, {"detail": "Item not found"})
         assert client.post("/task", json={"wait_time": 0}).json() == "ok"
         assert client.get("/task/unknown").json() is None
+
+
+# -- the PostgreSQL figures (bench/scale_figures.py) ----------------------------------------
+
+PG_FIGURES = "pg-claim,pg-hosts,pg-submit,pg-wake"
+
+
+def run_bench(only: str, output: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-install", "--only", only,
+         "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, **env},
+    )
+
+
+def test_postgres_figures_say_why_they_are_skipped_and_never_show_the_password(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    unreachable = "postgresql://postgres:hunter2@127.0.0.1:1/postgres"
+    done = run_bench(PG_FIGURES, out, FPX_BENCH_POSTGRES_URL=unreachable)
+    assert done.returncode == 0, done.stderr
+    results = out.read_text()
+    rows = [cells for key, cells in table_rows(results).items() if key != ("figure", "baseline")]
+    assert len(rows) == 4
+    for cells in rows:
+        assert cells[6].startswith("skipped: PostgreSQL at postgresql://postgres:***@127.0.0.1:1/")
+    assert "hunter2" not in results + done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def postgres_admin() -> str:
+    """The tests' PostgreSQL server (FPX_TEST_POSTGRES_URL), where the bench creates its
+    databases; skipped as the other PostgreSQL tests are when none answers (failed with
+    FPX_TEST_POSTGRES=required)."""
+    reason = test_postgres.unavailable()
+    if reason is not None:
+        message = f"PostgreSQL at {redact(test_postgres.SERVER_URL)} is unreachable ({reason})"
+        if test_postgres.REQUIRED:
+            pytest.fail(f"{message} (FPX_TEST_POSTGRES=required)", pytrace=False)
+        pytest.skip(message)
+    return test_postgres.SERVER_URL
+
+
+def bench_databases(admin: str) -> set[str]:
+    rows = postgres.query(admin, "SELECT datname FROM pg_database WHERE datname LIKE 'fpx_bench_%'")
+    return {name for (name,) in rows}
+
+
+def test_a_database_of_the_bench_is_created_and_dropped(postgres_admin):
+    name = f"fpx_bench_test_{os.getpid()}"
+    with postgres.database(name, postgres_admin) as url:
+        assert postgres.query(url, "SELECT current_database()") == [(name,)]
+    listed = postgres.query(postgres_admin, "SELECT 1 FROM pg_database WHERE datname = %s",
+                            (name,))
+    assert listed == []
+
+
+@pytest.fixture(scope="module")
+def pg_run(postgres_admin, tmp_path_factory) -> tuple[str, str, set[str]]:
+    """One `python -m bench --quick` of the four PostgreSQL figures: stdout, RESULTS, and the
+    bench's databases it left (any there before it are not counted)."""
+    out = tmp_path_factory.mktemp("bench-pg") / "RESULTS.md"
+    before = bench_databases(postgres_admin)
+    done = run_bench(PG_FIGURES, out, FPX_BENCH_POSTGRES_URL=postgres_admin)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, out.read_text(), bench_databases(postgres_admin) - before
+
+
+def test_the_postgres_figures_are_measured_against_their_baselines(pg_run):
+    rows = table_rows(pg_run[1])
+    expected = {  # (start of the figure, baseline): target
+        ("claim rate: one worker drains 200", "procrastinate's worker, same server, "
+         "concurrency and pool"): ">= 1 x",
+        ("no-op tasks from `POST /tasks` to succeeded", "1 host, same PostgreSQL server"):
+            ">= 1.3 x",
+        ("`POST /tasks` (wait_time 0) submissions/s on PostgreSQL", "the same server on SQLite"):
+            "-",
+        ("a new task's wait from the 202 to `running` on an idle host",
+         "the heartbeat interval"): "<= 50 ms",
+    }
+    for (start, baseline), target in expected.items():
+        [cells] = [c for (figure, base), c in rows.items()
+                   if figure.startswith(start) and base == baseline]
+        assert_measured(cells)
+        assert cells[5] == target
+    assert not [f for f in rows if "skipped" in rows[f][6]]
+
+
+def test_the_two_hosts_figure_shows_each_process_cpu_seconds(pg_run):
+    note = next(line for line in pg_run[1].splitlines() if "tasks/s of 2 hosts" in line
+                and line.startswith("- **"))
+    for process in ("one-host", "host-a", "host-b", "PostgreSQL", "load generator"):
+        assert f"{process} " in note
+    assert "% of " in note
+    assert "The database's active backends, sampled every 10 ms" in note
+
+
+def test_the_two_hosts_row_when_missed_is_explained_from_its_profile():
+    row = Row("no-op tasks from `POST /tasks` to succeeded, over HTTP: tasks/s of 2 hosts "
+              "(4,000 a turn)", "1 host, same PostgreSQL server", "tasks/s", Target(">=", 1.3),
+              [300.0], [310.0])
+    [why] = [line for line in explain([row]) if line.startswith("- ")]
+    assert "NOTIFY" in why and "not profiled yet" not in why
+
+
+def test_no_database_of_the_bench_is_left_behind(pg_run):
+    assert pg_run[2] == set()
