@@ -4,9 +4,11 @@ Each running task is an asyncio task owned by the runner, at most `max_running` 
 worker process. What it awaits depends on the job (server/jobs.py): an async job runs right
 there on the event loop, a thread job in the runner's own threads, a process job in one of the
 job processes (server/jobpool.py); a process job is claimed only when a process is free. Every
-state change goes through the Store, so all workers on one database see the same tasks; a
-maintenance loop renews this worker's lease, stops jobs cancelled through another worker, ends
-the tasks of dead workers and claims pending work. No FastAPI imports here.
+state change goes through the Store, so all workers on one database see the same tasks. A
+heartbeat loop renews this worker's lease and stops the jobs of tasks that ended elsewhere
+(cancelled through another worker, say); it awaits nothing else, so that no slow work of this
+worker can let its lease lapse. A maintenance loop ends the tasks of dead workers and claims
+pending work. No FastAPI imports here.
 """
 
 from __future__ import annotations
@@ -90,7 +92,15 @@ class TaskRunner:
         # What each running job last reported, and which of those the store has yet to see.
         self._reported: dict[str, tuple[float, str | None]] = {}
         self._unwritten: set[str] = set()
+        # Tasks whose jobs ended here and whose end is being recorded: the store may already
+        # say they ended, and a heartbeat must not take that for an end elsewhere.
+        self._ending: set[str] = set()
+        # Tasks the heartbeat found ended elsewhere, their jobs stopped: the maintenance loop
+        # logs what became of them.
+        self._lost: list[str] = []
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()  # ends the heartbeat loop, once the jobs are done
+        self._beat: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
         self._progress_writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -106,6 +116,7 @@ class TaskRunner:
         self.store.subscribe(self._wake_up, self._cancelled_elsewhere)
         await self.store.heartbeat(self.worker_id, [])
         await self._recover()
+        self._beat = asyncio.create_task(self._heartbeat(), name="fpx-heartbeat")
         self._loop = asyncio.create_task(self._maintain(), name="fpx-task-runner")
         self._progress_writer = asyncio.create_task(self._write_progress(), name="fpx-progress")
         await self._fill()
@@ -152,6 +163,11 @@ class TaskRunner:
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
                 await self._interrupt([task for task, job in entries if job in late])
+        # The lease was renewed all along, so that no other worker took these jobs for dead
+        # while they finished.
+        if self._beat is not None:
+            self._halt.set()
+            await self._beat
         if self._progress_writer is not None:
             self._progress_writer.cancel()
             await asyncio.gather(self._progress_writer, return_exceptions=True)
@@ -187,11 +203,19 @@ class TaskRunner:
 
     def _cancelled_elsewhere(self, task_id: str) -> None:
         """The store tells of a running task cancelled, through this host or another."""
-        entry = self._jobs.get(task_id)
-        if entry is not None and not entry[1].cancelling():
+        if self._stop_job(task_id):
             log.info("task %s was cancelled; stopping its job", task_id,
                      extra={"task_id": task_id})
-            entry[1].cancel()
+
+    def _stop_job(self, task_id: str) -> bool:
+        """Stop the job of a task that ended elsewhere, if it still runs here; False for one
+        that is not this worker's, or already stopping, or whose job ended here (its end is
+        recorded, or being recorded: the store had it end before the news came)."""
+        entry = self._jobs.get(task_id)
+        if entry is None or task_id in self._ending or entry[1].done() or entry[1].cancelling():
+            return False
+        entry[1].cancel()
+        return True
 
     def _launch(self, task: Task) -> None:
         try:
@@ -212,6 +236,7 @@ class TaskRunner:
         if process is not None:
             process.release_unused(task_id)
         del self._jobs[task_id]
+        self._ending.discard(task_id)
         self._reported.pop(task_id, None)
         self._unwritten.discard(task_id)
         self._wake.set()
@@ -306,6 +331,7 @@ class TaskRunner:
         progress, message = self._reported.get(task.id, (task.progress, None))
         if status is TaskStatus.SUCCEEDED:
             progress = 1.0
+        self._ending.add(task.id)  # until _forget
         delay = RECORD_RETRY_FIRST
         while True:
             try:
@@ -397,23 +423,46 @@ class TaskRunner:
                 count(len(recovery.interrupted), "running task"),
             )
 
+    async def _heartbeat(self) -> None:
+        """Renew the lease every heartbeat_interval, from the start of one renewal to the
+        next, until stop() is done with the jobs. Only the renewal is awaited here: the
+        lease once lapsed behind the lookups that log lost tasks, each a slow read on a
+        loaded host, and another host took this one for dead (docs/postgres.md)."""
+        while not self._halt.is_set():
+            started = time.monotonic()
+            try:
+                lost = await self.store.heartbeat(self.worker_id, self.running)
+            except StoreUnavailable as exc:
+                log.warning("could not renew the lease of worker %s (%s); retrying",
+                            self.worker_id, exc)
+            except Exception:
+                log.exception("could not renew the lease of worker %s; retrying", self.worker_id)
+            else:
+                # A task that ended here after the beat listed the running ones is no news.
+                stopped = [task_id for task_id in lost if self._stop_job(task_id)]
+                if stopped:
+                    self._lost.extend(stopped)
+                    self._wake.set()
+            pause = started + self.heartbeat_interval - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), max(0.0, pause))
+
     async def _maintain(self) -> None:
-        next_beat = time.monotonic() + self.heartbeat_interval
-        beats = 0
+        next_poll = time.monotonic() + self.heartbeat_interval
+        polls = 0
         while not self._stopping:
-            timeout = max(0.0, next_beat - time.monotonic())
+            timeout = max(0.0, next_poll - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             try:
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + self.heartbeat_interval
-                    beats += 1
-                    for task_id in await self.store.heartbeat(self.worker_id, self.running):
-                        await self._log_ended_elsewhere(task_id, "stopping its job")
-                        self.cancel_local(task_id)
+                while self._lost:
+                    await self._log_ended_elsewhere(self._lost.pop(0), "its job is stopped")
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.heartbeat_interval
+                    polls += 1
                     # Dead workers are rare: look for them every few beats, not every one.
-                    if beats % 4 == 0:
+                    if polls % 4 == 0:
                         await self._recover()
                 await self._fill()
             except StoreUnavailable as exc:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -65,9 +65,11 @@ class Gate:
 @asynccontextmanager
 async def running(
     db: Path | str, gate: Gate | None = None, *, stop: bool = True, busy_timeout: float = 0.5,
-    **options
+    wrap: Callable[[Store], Store] | None = None, **options
 ) -> AsyncIterator[TaskRunner]:
     store = store_of(db, busy_timeout)
+    if wrap is not None:
+        store = wrap(store)
     await store.open()
     params = {"max_running": 10, "heartbeat_interval": 0.05, "lease_timeout": 60.0,
               "shutdown_timeout": 0.2}
@@ -438,5 +440,94 @@ async def test_a_task_interrupted_elsewhere_is_logged_as_interrupted(database, c
         await until(lambda: _true(task_id not in a.running), timeout=2, what="a to stop it")
         assert await status(a, task_id) is TaskStatus.INTERRUPTED
     messages = [r.getMessage() for r in caplog.records if task_id in r.getMessage()]
-    assert f"task {task_id} is interrupted ({error}); stopping its job" in messages, messages
+    assert f"task {task_id} is interrupted ({error}); its job is stopped" in messages, messages
     assert not any("cancelled" in m for m in messages), messages
+
+
+class Wrapped:
+    """A store that does what the one it wraps does, but for what a subclass overrides."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+class SlowReads(Wrapped):
+    """Each read of a task waits `delay` first, as on a host whose requests hold every pooled
+    connection under load. (A sleep stands for the slow database; nothing waits on a task.)"""
+
+    delay = 0.0
+
+    async def get_task(self, task_id: str) -> Task | None:
+        await asyncio.sleep(self.delay)
+        return await self.store.get_task(task_id)
+
+
+async def test_slow_reads_under_load_never_hold_up_the_lease(database, caplog):
+    # Issue 12's 2-hosts bench: a loaded host looked up, one slow read at a time, each task its
+    # heartbeat found ended elsewhere, and renewed its lease only after; another host took it
+    # for dead meanwhile and interrupted the tasks it was running.
+    caplog.set_level(logging.INFO, logger="fpx.tasks")
+    gate = Gate()
+    async with running(database, gate, lease_timeout=1.0, wrap=SlowReads) as a:
+        keeper = await submit(a)
+        lost = [await submit(a) for _ in range(6)]
+        await until(lambda: _true(all(t in a.running for t in [keeper, *lost])))
+        async with running(database, Gate(), lease_timeout=1.0) as b:
+            a.store.delay = 0.5  # 6 reads: 3 s, past the lease (and SQLite's lease + busy)
+            for task_id in lost:
+                await sql(database, "UPDATE tasks SET status = 'interrupted', error = 'test' "
+                          "WHERE id = ?", task_id)
+
+            def logged() -> set[str]:
+                return {t for t in lost for r in caplog.records
+                        if r.getMessage().startswith(f"task {t} is interrupted")}
+
+            await until(lambda: _true(logged() == set(lost)), timeout=15,
+                        what="a to look up every task it lost")
+            recovery = await b.store.recover(b.worker_id, b.lease_timeout)
+            assert a.worker_id not in recovery.dead_workers
+            a.store.delay = 0.0
+            assert await status(a, keeper) is TaskStatus.RUNNING, "a was taken for dead"
+            assert keeper in a.running
+        gate.open(keeper)
+        await until(lambda: _is(a, keeper, TaskStatus.SUCCEEDED))
+
+
+class HeldEnds(Wrapped):
+    """Holds each job's recorded end back until a heartbeat has answered that the task no
+    longer runs: the beat took its list of running tasks before the end was recorded, and asked
+    the database after."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.held: dict[str, asyncio.Event] = {}
+
+    async def finish_task(self, task_id: str, *args, **kwargs) -> bool:
+        recorded = await self.store.finish_task(task_id, *args, **kwargs)
+        await self.held.setdefault(task_id, asyncio.Event()).wait()
+        return recorded
+
+    async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
+        lost = await self.store.heartbeat(worker, running)
+        for task_id in lost:
+            if task_id in self.held:
+                self.held[task_id].set()
+        return lost
+
+
+async def test_a_task_that_just_ended_here_is_not_taken_for_ended_elsewhere(database, caplog):
+    caplog.set_level(logging.INFO, logger="fpx.tasks")
+    finished: list[tuple[str, TaskStatus]] = []
+    async with running(database, wrap=HeldEnds,
+                       on_finished=lambda job, st, _: finished.append((job, st))) as runner:
+        task_id = await submit(runner, wait_time=0)
+        await until(lambda: _true(runner.store.held.get(task_id, asyncio.Event()).is_set()),
+                    what="a heartbeat to answer that the task no longer runs")
+        await until(lambda: _true(task_id not in runner.running))
+        task = await runner.store.get_task(task_id)
+        assert task.status is TaskStatus.SUCCEEDED and task.error is None
+    assert finished == [("sleep", TaskStatus.SUCCEEDED)]  # its end counted, not cut short
+    assert not [r.getMessage() for r in caplog.records if task_id in r.getMessage()]
