@@ -619,24 +619,19 @@ class PostgresStore:
         """Renew the worker's lease; return which of its `running` tasks it no longer owns
         (cancelled through another host, interrupted, or deleted after either), so it stops
         them."""
-        async def beat(conn: asyncpg.Connection) -> list[str]:
-            await conn.execute(
-                "INSERT INTO workers (id, host, pid, started_at, heartbeat_at) "
-                f"VALUES ($1, $2, $3, {NOW}, {NOW}) "
-                "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                worker, self.host, self.pid,
-            )
-            if not running:
-                return []
-            # The tasks it still owns, not those it lost: a deleted task is in no row.
-            owned = {r[0] for r in await conn.fetch(
-                "SELECT id FROM tasks WHERE id = ANY($1::text[]) "
-                "AND status = 'running' AND worker = $2",
-                running, worker,
-            )}
-            return [task_id for task_id in running if task_id not in owned]
-
-        return await self._call(beat, retry=True)
+        # One statement, one round-trip: the renewal (a data-modifying WITH runs whether or not
+        # its output is read) and the tasks it still owns, not those it lost (a deleted task is
+        # in no row). The lease is stamped by the database's clock as the statement runs.
+        rows = await self._call(lambda c: c.fetch(
+            "WITH renewal AS (INSERT INTO workers (id, host, pid, started_at, heartbeat_at) "
+            f"VALUES ($1, $2, $3, {NOW}, {NOW}) "
+            "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at) "
+            "SELECT id FROM tasks WHERE id = ANY($4::text[]) "
+            "AND status = 'running' AND worker = $1",
+            worker, self.host, self.pid, running,
+        ), retry=True)
+        owned = {r[0] for r in rows}
+        return [task_id for task_id in running if task_id not in owned]
 
     async def recover(self, worker: str, lease_timeout: float) -> Recovery:
         """End the running tasks of dead workers as interrupted and forget those workers.
