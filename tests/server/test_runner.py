@@ -531,3 +531,36 @@ async def test_a_task_that_just_ended_here_is_not_taken_for_ended_elsewhere(data
         assert task.status is TaskStatus.SUCCEEDED and task.error is None
     assert finished == [("sleep", TaskStatus.SUCCEEDED)]  # its end counted, not cut short
     assert not [r.getMessage() for r in caplog.records if task_id in r.getMessage()]
+
+
+class TimedBeats(Wrapped):
+    """Notes when each renewal of the lease was answered."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.renewed_at = 0.0
+
+    async def heartbeat(self, worker: str, running: list[str]) -> list[str]:
+        lost = await self.store.heartbeat(worker, running)
+        self.renewed_at = time.monotonic()
+        return lost
+
+
+async def test_a_stopping_worker_keeps_its_lease_while_its_jobs_finish(database):
+    gate = Gate()
+    async with running(database, gate, stop=False, lease_timeout=0.5, shutdown_timeout=30,
+                       wrap=TimedBeats) as a:
+        task_id = await submit(a)
+        await until(lambda: _true(task_id in a.running))
+        async with running(database, Gate(), lease_timeout=0.5) as b:
+            stopping = asyncio.create_task(a.stop())
+            since = time.monotonic()
+            # Renewed after more than a lease (and SQLite's lease + busy timeout) of waiting.
+            await until(lambda: _true(a.store.renewed_at > since + 1.5), timeout=10,
+                        what="a renewal of the lease during the stop")
+            recovery = await b.store.recover(b.worker_id, b.lease_timeout)
+            assert recovery.interrupted == [] and recovery.dead_workers == []
+            assert await status(a, task_id) is TaskStatus.RUNNING
+            gate.open(task_id)
+            await stopping
+        assert await status(a, task_id) is TaskStatus.SUCCEEDED
