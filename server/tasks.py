@@ -428,16 +428,23 @@ class TaskRunner:
         next, until stop() is done with the jobs. Only the renewal is awaited here: the
         lease once lapsed behind the lookups that log lost tasks, each a slow read on a
         loaded host, and another host took this one for dead (docs/postgres.md)."""
+        failing = False
         while not self._halt.is_set():
             started = time.monotonic()
             try:
                 lost = await self.store.heartbeat(self.worker_id, self.running)
             except StoreUnavailable as exc:
-                log.warning("could not renew the lease of worker %s (%s); retrying",
-                            self.worker_id, exc)
+                if not failing:  # once per outage: the maintenance loop warns of it too
+                    log.warning("could not renew the lease of worker %s (%s); retrying",
+                                self.worker_id, exc)
+                failing = True
             except Exception:
                 log.exception("could not renew the lease of worker %s; retrying", self.worker_id)
+                failing = True
             else:
+                if failing:
+                    log.info("lease of worker %s renewed again", self.worker_id)
+                    failing = False
                 # A task that ended here after the beat listed the running ones is no news.
                 stopped = [task_id for task_id in lost if self._stop_job(task_id)]
                 if stopped:
