@@ -29,6 +29,7 @@ import asyncpg
 import asyncpg.exceptions as pgerr
 
 from server.dburl import DatabaseUrl
+from server.groupcommit import GroupCommit
 from server.store import (
     DuplicateTaskError,
     Item,
@@ -206,6 +207,8 @@ class PostgresStore:
         # to it (its runner claims it as the request ends, or notes the wake-up itself).
         self._own_backends: set[int] = set()
         self._on_cancelled: Callable[[str], None] | None = None
+        # Submissions that arrive together are inserted together (see _create_tasks).
+        self._create = GroupCommit(self._create_tasks)
         self._problem: str | None = None
         # monotonic time since which calls succeed again after a failure (see recover).
         self._back_since = -math.inf
@@ -455,25 +458,40 @@ class PostgresStore:
         max_unfinished: int,
         time_limit: float | None = None,
     ) -> Task:
-        # The count is bounded by the limit, so a full queue costs the same as a nearly full
-        # one. Hosts submitting at the same moment may each see room for one more: the limit
-        # can be passed by as many as submit at once.
-        async def create(conn: asyncpg.Connection) -> asyncpg.Record | None:
-            try:
-                return await conn.fetchrow(
-                    "INSERT INTO tasks (id, status, job, args, time_limit, created_at) "
-                    f"SELECT $1, 'pending', $2, $3, $4, {NOW} WHERE (SELECT count(*) FROM "
-                    "(SELECT 1 FROM tasks WHERE status IN ('pending', 'running') LIMIT $5) u)"
-                    f" < $5 RETURNING {TASK_COLUMNS}",
-                    task_id, job, json.dumps(args), time_limit, max_unfinished,
-                )
-            except pgerr.UniqueViolationError:
-                raise DuplicateTaskError(task_id) from None
+        return await self._create(task_id, job, json.dumps(args), max_unfinished, time_limit)
 
-        row = await self._call(create)
-        if row is None:
-            raise QueueFullError(max_unfinished)
-        return _task(row)
+    async def _create_tasks(self, calls: list[tuple]) -> list[Task | Exception]:
+        """Insert a group of submissions in one statement: one commit, and one NOTIFY from
+        the statement's trigger, for all of them (server/groupcommit.py). The count of
+        unfinished tasks is bounded by the largest limit, so a full queue costs the same as a
+        nearly full one; the n-th call of the group is admitted while n <= its limit less that
+        count. Hosts submitting at the same moment may each see room for one more: the limit
+        can be passed by as many as submit at once."""
+        ids, jobs, args, limits, time_limits = (list(column) for column in zip(*calls, strict=True))
+        rows = await self._call(lambda c: c.fetch(
+            "WITH queued AS (SELECT count(*) AS n FROM (SELECT 1 FROM tasks "
+            "WHERE status IN ('pending', 'running') LIMIT $5) u), "
+            "added AS (INSERT INTO tasks (id, status, job, args, time_limit, created_at) "
+            f"SELECT c.id, 'pending', c.job, c.args, c.time_limit, {NOW} FROM unnest("
+            "$1::text[], $2::text[], $3::text[], $4::float8[], $6::int[]) WITH ORDINALITY "
+            "AS c(id, job, args, time_limit, max_unfinished, n) "
+            "WHERE c.n <= c.max_unfinished - (SELECT n FROM queued) ORDER BY c.n "
+            f"ON CONFLICT (id) DO NOTHING RETURNING {TASK_COLUMNS}) "
+            f"SELECT queued.n AS queued, {', '.join(f'added.{c}' for c in COLUMNS)} "
+            "FROM queued LEFT JOIN added ON true",
+            ids, jobs, args, time_limits, max(limits), limits,
+        ))
+        queued = rows[0]["queued"]
+        added = {row["id"]: _task(row) for row in rows if row["id"] is not None}
+        results: list[Task | Exception] = []
+        for n, (task_id, limit) in enumerate(zip(ids, limits, strict=True), start=1):
+            if n > limit - queued:
+                results.append(QueueFullError(min(queued + n - 1, limit)))
+            elif task_id in added:
+                results.append(added.pop(task_id))  # a second call with the same id: 409
+            else:
+                results.append(DuplicateTaskError(task_id))
+        return results
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._call(
