@@ -207,8 +207,11 @@ class PostgresStore:
         # to it (its runner claims it as the request ends, or notes the wake-up itself).
         self._own_backends: set[int] = set()
         self._on_cancelled: Callable[[str], None] | None = None
-        # Submissions that arrive together are inserted together (see _create_tasks).
+        # The three writes each task makes (create, claim by id, finish), each kind grouped
+        # under load into one statement: one commit, one WAL flush, for many calls.
         self._create = GroupCommit(self._create_tasks)
+        self._claim = GroupCommit(self._claim_each)
+        self._finish = GroupCommit(self._finish_each)
         self._problem: str | None = None
         # monotonic time since which calls succeed again after a failure (see recover).
         self._back_since = -math.inf
@@ -536,23 +539,32 @@ class PostgresStore:
         if limit <= 0 or (jobs is not None and not jobs):
             return []
         if task_id is not None:
-            rows = await self._call(lambda c: c.fetch(
-                f"UPDATE tasks SET status = 'running', worker = $1, started_at = {NOW}, "
-                "attempts = attempts + 1 WHERE id = $2 AND status = 'pending' "
-                f"RETURNING {TASK_COLUMNS}",
-                worker, task_id,
-            ))
-        else:
-            rows = await self._call(lambda c: c.fetch(
-                "WITH picked AS (SELECT id FROM tasks WHERE status = 'pending' "
-                "AND ($3::text[] IS NULL OR job = ANY($3)) ORDER BY created_at, seq LIMIT $2 "
-                "FOR UPDATE SKIP LOCKED) "
-                f"UPDATE tasks t SET status = 'running', worker = $1, started_at = {NOW}, "
-                f"attempts = t.attempts + 1 FROM picked WHERE t.id = picked.id "
-                f"RETURNING {T_COLUMNS}",
-                worker, limit, None if jobs is None else list(jobs),
-            ))
+            return await self._claim(worker, task_id)
+        rows = await self._call(lambda c: c.fetch(
+            "WITH picked AS (SELECT id FROM tasks WHERE status = 'pending' "
+            "AND ($3::text[] IS NULL OR job = ANY($3)) ORDER BY created_at, seq LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED) "
+            f"UPDATE tasks t SET status = 'running', worker = $1, started_at = {NOW}, "
+            f"attempts = t.attempts + 1 FROM picked WHERE t.id = picked.id "
+            f"RETURNING {T_COLUMNS}",
+            worker, limit, None if jobs is None else list(jobs),
+        ))
         return sorted((_task(r) for r in rows), key=lambda t: t.created_at)
+
+    async def _claim_each(self, calls: list[tuple]) -> list[list[Task]]:
+        """Claims of given tasks (a worker, a task id each), in one statement; a task
+        asked for twice goes to the first call."""
+        workers, ids = (list(column) for column in zip(*calls, strict=True))
+        rows = await self._call(lambda c: c.fetch(
+            f"UPDATE tasks t SET status = 'running', worker = c.worker, started_at = {NOW}, "
+            "attempts = t.attempts + 1 FROM (SELECT DISTINCT ON (id) id, worker FROM "
+            "unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, worker, n) "
+            "ORDER BY id, n) c WHERE t.id = c.id AND t.status = 'pending' "
+            f"RETURNING {T_COLUMNS}",
+            ids, workers,
+        ))
+        claimed = {row["id"]: _task(row) for row in rows}
+        return [[claimed.pop(task_id)] if task_id in claimed else [] for task_id in ids]
 
     async def record_progress(
         self, worker: str, updates: list[tuple[str, float, str | None]]
@@ -579,13 +591,31 @@ class PostgresStore:
         """Record how a running task ended; False when it is no longer this worker's to end
         (cancelled meanwhile, or interrupted by a host that took this one for dead)."""
         encoded = None if result is None else json.dumps(result, allow_nan=False)
-        done = await self._call(lambda c: c.execute(
-            f"UPDATE tasks SET status = $1, finished_at = {NOW}, progress = $2, result = $3, "
-            "error = $4, message = coalesce($5, message) "
-            "WHERE id = $6 AND status = 'running' AND worker = $7",
-            status.value, progress, encoded, error, message, task_id, worker,
+        return await self._finish(task_id, worker, status.value, progress, encoded, error,
+                                  message)
+
+    async def _finish_each(self, calls: list[tuple]) -> list[bool]:
+        """Ends of running tasks, in one statement. Of several calls for one task, only the
+        first that names its worker can end it."""
+        columns = [list(column) for column in zip(*calls, strict=True)]
+        rows = await self._call(lambda c: c.fetch(
+            f"UPDATE tasks t SET status = c.status, finished_at = {NOW}, "
+            "progress = c.progress, result = c.result, error = c.error, "
+            "message = coalesce(c.message, t.message) FROM (SELECT DISTINCT ON (id, worker) * "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], "
+            "$6::text[], $7::text[]) WITH ORDINALITY "
+            "AS u(id, worker, status, progress, result, error, message, n) "
+            "ORDER BY id, worker, n) c "
+            "WHERE t.id = c.id AND t.status = 'running' AND t.worker = c.worker "
+            "RETURNING t.id, t.worker",
+            *columns,
         ))
-        return done != "UPDATE 0"
+        ended = {(row["id"], row["worker"]) for row in rows}
+        results = []
+        for task_id, worker, *_ in calls:
+            results.append((task_id, worker) in ended)
+            ended.discard((task_id, worker))
+        return results
 
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)
