@@ -2,9 +2,11 @@
 
 asyncpg, through a pool of `FPX_DB_POOL_SIZE` connections per worker process (docs/postgres.md
 says why this driver). Each state change of a task is one statement; claims take pending tasks
-with `FOR UPDATE SKIP LOCKED`, so each is claimed by exactly one host. Triggers NOTIFY the
-channel `fpx_tasks` of every new task and of every running task cancelled; one more connection
-LISTENs, and wakes this host's runner (the heartbeat stays as the fallback). Times come from
+with `FOR UPDATE SKIP LOCKED`, so each is claimed by exactly one host. The three writes each
+task makes (create, claim by id, finish) are grouped under load, each group one statement
+(server/groupcommit.py). Triggers NOTIFY the channel `fpx_tasks` of every statement that
+inserts tasks and of every running task cancelled; one more connection LISTENs, and wakes this
+host's runner (the heartbeat stays as the fallback). Times come from
 the database's clock, so hosts whose clocks differ still agree on leases.
 
 A dead host is found by its lease alone: no pid of another machine can be checked. A database
