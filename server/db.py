@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from server.groupcommit import GroupCommit
 from server.store import (
     UNFINISHED,
     DuplicateTaskError,
@@ -164,58 +165,6 @@ def _pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-class _GroupCommit:
-    """Calls of one kind that arrive while the database thread is busy run together, in one
-    transaction, when it is free (a group commit): under load a commit costs more than the
-    statements it commits. Each call still gets its own result or its own exception.
-
-    `run(conn, calls)` gets the calls' argument tuples and returns one result per call, an
-    exception instance standing for that call's failure (the others still commit).
-    """
-
-    def __init__(
-        self, store: SQLiteStore, run: Callable[[sqlite3.Connection, list[tuple]], list[Any]]
-    ) -> None:
-        self._store = store
-        self._run = run
-        self._queue: list[tuple[tuple, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def __call__(self, *args: Any) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append((args, future))
-        if self._flusher is None:
-            # A task of its own, so that a caller's cancellation never strands the others.
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        batch: list[tuple[tuple, asyncio.Future[Any]]] = []
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                calls = [args for args, _ in batch]
-                try:
-                    results = await self._store._run_write(
-                        self._store._write_calls, self._run, calls
-                    )
-                except Exception as exc:
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # its caller was cancelled
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-                batch = []
-        finally:
-            for _, future in batch + self._queue:
-                future.cancel()
-            self._queue = []
-            self._flusher = None
-
-
 class SQLiteStore:
     """The Store on one SQLite file. Every method runs in the store's own thread."""
 
@@ -232,10 +181,10 @@ class SQLiteStore:
         self._lost: str | None = None
         self._write_error: str | None = None
         self._write_failed_at = -math.inf
-        # The three writes each task makes, grouped under load (see _GroupCommit).
-        self._create = _GroupCommit(self, self._create_tasks)
-        self._claim = _GroupCommit(self, self._claim_each)
-        self._finish = _GroupCommit(self, self._finish_each)
+        # The three writes each task makes, grouped under load (server/groupcommit.py).
+        self._create = self._grouped(self._create_tasks)
+        self._claim = self._grouped(self._claim_each)
+        self._finish = self._grouped(self._finish_each)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -315,11 +264,13 @@ class SQLiteStore:
             raise
         return result
 
-    def _write_calls(
-        self, run: Callable[[sqlite3.Connection, list[tuple]], T], calls: list[tuple]
-    ) -> T:
-        """One write transaction for a group of calls (see _GroupCommit)."""
-        return self._write(lambda conn: run(conn, calls))
+    def _grouped(
+        self, run: Callable[[sqlite3.Connection, list[tuple]], list[Any]]
+    ) -> GroupCommit:
+        """`run(conn, calls)` for groups of calls, each group one write transaction."""
+        return GroupCommit(
+            lambda calls: self._run_write(self._write, lambda conn: run(conn, calls))
+        )
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpx-db")

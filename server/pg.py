@@ -2,9 +2,11 @@
 
 asyncpg, through a pool of `FPX_DB_POOL_SIZE` connections per worker process (docs/postgres.md
 says why this driver). Each state change of a task is one statement; claims take pending tasks
-with `FOR UPDATE SKIP LOCKED`, so each is claimed by exactly one host. Triggers NOTIFY the
-channel `fpx_tasks` of every new task and of every running task cancelled; one more connection
-LISTENs, and wakes this host's runner (the heartbeat stays as the fallback). Times come from
+with `FOR UPDATE SKIP LOCKED`, so each is claimed by exactly one host. The three writes each
+task makes (create, claim by id, finish) are grouped under load, each group one statement
+(server/groupcommit.py). Triggers NOTIFY the channel `fpx_tasks` of every statement that
+inserts tasks and of every running task cancelled; one more connection LISTENs, and wakes this
+host's runner (the heartbeat stays as the fallback). Times come from
 the database's clock, so hosts whose clocks differ still agree on leases.
 
 A dead host is found by its lease alone: no pid of another machine can be checked. A database
@@ -29,6 +31,7 @@ import asyncpg
 import asyncpg.exceptions as pgerr
 
 from server.dburl import DatabaseUrl
+from server.groupcommit import GroupCommit
 from server.store import (
     DuplicateTaskError,
     Item,
@@ -206,6 +209,11 @@ class PostgresStore:
         # to it (its runner claims it as the request ends, or notes the wake-up itself).
         self._own_backends: set[int] = set()
         self._on_cancelled: Callable[[str], None] | None = None
+        # The three writes each task makes (create, claim by id, finish), each kind grouped
+        # under load into one statement: one commit, one WAL flush, for many calls.
+        self._create = GroupCommit(self._create_tasks)
+        self._claim = GroupCommit(self._claim_each)
+        self._finish = GroupCommit(self._finish_each)
         self._problem: str | None = None
         # monotonic time since which calls succeed again after a failure (see recover).
         self._back_since = -math.inf
@@ -455,25 +463,40 @@ class PostgresStore:
         max_unfinished: int,
         time_limit: float | None = None,
     ) -> Task:
-        # The count is bounded by the limit, so a full queue costs the same as a nearly full
-        # one. Hosts submitting at the same moment may each see room for one more: the limit
-        # can be passed by as many as submit at once.
-        async def create(conn: asyncpg.Connection) -> asyncpg.Record | None:
-            try:
-                return await conn.fetchrow(
-                    "INSERT INTO tasks (id, status, job, args, time_limit, created_at) "
-                    f"SELECT $1, 'pending', $2, $3, $4, {NOW} WHERE (SELECT count(*) FROM "
-                    "(SELECT 1 FROM tasks WHERE status IN ('pending', 'running') LIMIT $5) u)"
-                    f" < $5 RETURNING {TASK_COLUMNS}",
-                    task_id, job, json.dumps(args), time_limit, max_unfinished,
-                )
-            except pgerr.UniqueViolationError:
-                raise DuplicateTaskError(task_id) from None
+        return await self._create(task_id, job, json.dumps(args), max_unfinished, time_limit)
 
-        row = await self._call(create)
-        if row is None:
-            raise QueueFullError(max_unfinished)
-        return _task(row)
+    async def _create_tasks(self, calls: list[tuple]) -> list[Task | Exception]:
+        """Insert a group of submissions in one statement: one commit, and one NOTIFY from
+        the statement's trigger, for all of them (server/groupcommit.py). The count of
+        unfinished tasks is bounded by the largest limit, so a full queue costs the same as a
+        nearly full one; the n-th call of the group is admitted while n <= its limit less that
+        count. Hosts submitting at the same moment may each see room for one more: the limit
+        can be passed by as many as submit at once."""
+        ids, jobs, args, limits, time_limits = (list(column) for column in zip(*calls, strict=True))
+        rows = await self._call(lambda c: c.fetch(
+            "WITH queued AS (SELECT count(*) AS n FROM (SELECT 1 FROM tasks "
+            "WHERE status IN ('pending', 'running') LIMIT $5) u), "
+            "added AS (INSERT INTO tasks (id, status, job, args, time_limit, created_at) "
+            f"SELECT c.id, 'pending', c.job, c.args, c.time_limit, {NOW} FROM unnest("
+            "$1::text[], $2::text[], $3::text[], $4::float8[], $6::int[]) WITH ORDINALITY "
+            "AS c(id, job, args, time_limit, max_unfinished, n) "
+            "WHERE c.n <= c.max_unfinished - (SELECT n FROM queued) ORDER BY c.n "
+            f"ON CONFLICT (id) DO NOTHING RETURNING {TASK_COLUMNS}) "
+            f"SELECT queued.n AS queued, {', '.join(f'added.{c}' for c in COLUMNS)} "
+            "FROM queued LEFT JOIN added ON true",
+            ids, jobs, args, time_limits, max(limits), limits,
+        ))
+        queued = rows[0]["queued"]
+        added = {row["id"]: _task(row) for row in rows if row["id"] is not None}
+        results: list[Task | Exception] = []
+        for n, (task_id, limit) in enumerate(zip(ids, limits, strict=True), start=1):
+            if n > limit - queued:
+                results.append(QueueFullError(min(queued + n - 1, limit)))
+            elif task_id in added:
+                results.append(added.pop(task_id))  # a second call with the same id: 409
+            else:
+                results.append(DuplicateTaskError(task_id))
+        return results
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._call(
@@ -518,23 +541,32 @@ class PostgresStore:
         if limit <= 0 or (jobs is not None and not jobs):
             return []
         if task_id is not None:
-            rows = await self._call(lambda c: c.fetch(
-                f"UPDATE tasks SET status = 'running', worker = $1, started_at = {NOW}, "
-                "attempts = attempts + 1 WHERE id = $2 AND status = 'pending' "
-                f"RETURNING {TASK_COLUMNS}",
-                worker, task_id,
-            ))
-        else:
-            rows = await self._call(lambda c: c.fetch(
-                "WITH picked AS (SELECT id FROM tasks WHERE status = 'pending' "
-                "AND ($3::text[] IS NULL OR job = ANY($3)) ORDER BY created_at, seq LIMIT $2 "
-                "FOR UPDATE SKIP LOCKED) "
-                f"UPDATE tasks t SET status = 'running', worker = $1, started_at = {NOW}, "
-                f"attempts = t.attempts + 1 FROM picked WHERE t.id = picked.id "
-                f"RETURNING {T_COLUMNS}",
-                worker, limit, None if jobs is None else list(jobs),
-            ))
+            return await self._claim(worker, task_id)
+        rows = await self._call(lambda c: c.fetch(
+            "WITH picked AS (SELECT id FROM tasks WHERE status = 'pending' "
+            "AND ($3::text[] IS NULL OR job = ANY($3)) ORDER BY created_at, seq LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED) "
+            f"UPDATE tasks t SET status = 'running', worker = $1, started_at = {NOW}, "
+            f"attempts = t.attempts + 1 FROM picked WHERE t.id = picked.id "
+            f"RETURNING {T_COLUMNS}",
+            worker, limit, None if jobs is None else list(jobs),
+        ))
         return sorted((_task(r) for r in rows), key=lambda t: t.created_at)
+
+    async def _claim_each(self, calls: list[tuple]) -> list[list[Task]]:
+        """Claims of given tasks (a worker, a task id each), in one statement; a task
+        asked for twice goes to the first call."""
+        workers, ids = (list(column) for column in zip(*calls, strict=True))
+        rows = await self._call(lambda c: c.fetch(
+            f"UPDATE tasks t SET status = 'running', worker = c.worker, started_at = {NOW}, "
+            "attempts = t.attempts + 1 FROM (SELECT DISTINCT ON (id) id, worker FROM "
+            "unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, worker, n) "
+            "ORDER BY id, n) c WHERE t.id = c.id AND t.status = 'pending' "
+            f"RETURNING {T_COLUMNS}",
+            ids, workers,
+        ))
+        claimed = {row["id"]: _task(row) for row in rows}
+        return [[claimed.pop(task_id)] if task_id in claimed else [] for task_id in ids]
 
     async def record_progress(
         self, worker: str, updates: list[tuple[str, float, str | None]]
@@ -561,13 +593,31 @@ class PostgresStore:
         """Record how a running task ended; False when it is no longer this worker's to end
         (cancelled meanwhile, or interrupted by a host that took this one for dead)."""
         encoded = None if result is None else json.dumps(result, allow_nan=False)
-        done = await self._call(lambda c: c.execute(
-            f"UPDATE tasks SET status = $1, finished_at = {NOW}, progress = $2, result = $3, "
-            "error = $4, message = coalesce($5, message) "
-            "WHERE id = $6 AND status = 'running' AND worker = $7",
-            status.value, progress, encoded, error, message, task_id, worker,
+        return await self._finish(task_id, worker, status.value, progress, encoded, error,
+                                  message)
+
+    async def _finish_each(self, calls: list[tuple]) -> list[bool]:
+        """Ends of running tasks, in one statement. Of several calls for one task, only the
+        first that names its worker can end it."""
+        columns = [list(column) for column in zip(*calls, strict=True)]
+        rows = await self._call(lambda c: c.fetch(
+            f"UPDATE tasks t SET status = c.status, finished_at = {NOW}, "
+            "progress = c.progress, result = c.result, error = c.error, "
+            "message = coalesce(c.message, t.message) FROM (SELECT DISTINCT ON (id, worker) * "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], "
+            "$6::text[], $7::text[]) WITH ORDINALITY "
+            "AS u(id, worker, status, progress, result, error, message, n) "
+            "ORDER BY id, worker, n) c "
+            "WHERE t.id = c.id AND t.status = 'running' AND t.worker = c.worker "
+            "RETURNING t.id, t.worker",
+            *columns,
         ))
-        return done != "UPDATE 0"
+        ended = {(row["id"], row["worker"]) for row in rows}
+        results = []
+        for task_id, worker, *_ in calls:
+            results.append((task_id, worker) in ended)
+            ended.discard((task_id, worker))
+        return results
 
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)

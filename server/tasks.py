@@ -101,6 +101,15 @@ class TaskRunner:
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()  # ends the heartbeat loop, once the jobs are done
         self._beat: asyncio.Task[None] | None = None
+        # Signs of pending work this worker may not have seen: a task created through another
+        # worker or host (the store's notification), one submitted here with no room for it,
+        # a job process freed. A claim that came back short with no sign since it began
+        # means nothing was pending for this worker: the end of a job then claims nothing
+        # until the next sign, or the poll every heartbeat interval (SQLite's other worker
+        # processes notify nobody).
+        self._signs = 0
+        self._drained_at: int | None = None  # self._signs when a claim last came back short
+        self._next_poll = 0.0
         self._loop: asyncio.Task[None] | None = None
         self._progress_writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -130,7 +139,7 @@ class TaskRunner:
             return
         process = task.job in self._process_jobs
         if self._free_slots() < 1 or (process and self._free_processes() < 1):
-            self._wake.set()
+            self._wake_up()
             return
         await self._claim(1, task.id, processes=1 if process else 0)
 
@@ -199,6 +208,8 @@ class TaskRunner:
     # -- internals ----------------------------------------------------------------------------
 
     def _wake_up(self) -> None:
+        """Look for pending work now (see _signs)."""
+        self._signs += 1
         self._wake.set()
 
     def _cancelled_elsewhere(self, task_id: str) -> None:
@@ -376,17 +387,29 @@ class TaskRunner:
         slots = self._free_slots()
         if slots <= 0:
             return
+        now = time.monotonic()
+        if self._drained_at == self._signs and now < self._next_poll:
+            return  # nothing pending for this worker since its last claim
+        signs = self._signs
+        self._next_poll = now + self.heartbeat_interval
+        short = await self._claim_free(slots)
+        self._drained_at = signs if short and self._signs == signs else None
+
+    async def _claim_free(self, slots: int) -> bool:
+        """Claim pending tasks for the free slots; whether the store had fewer than asked."""
         if self.pool is None:
-            await self._claim(slots, jobs=self._server_jobs)
-            return
+            return await self._claim(slots, jobs=self._server_jobs) < slots
         processes = self._free_processes()
         if processes >= slots:
-            await self._claim(slots, jobs=self.jobs.names(), processes=slots)
-            return
+            return await self._claim(slots, jobs=self.jobs.names(), processes=slots) < slots
         # Process jobs take only the processes that are free; the rest of the slots go to
-        # the other jobs.
-        await self._claim(processes, jobs=self._process_jobs, processes=processes)
-        await self._claim(self._free_slots(), jobs=self._server_jobs)
+        # the other jobs. With no process free, a process job pending stays so until one
+        # frees, which is a sign of its own.
+        short = await self._claim(processes, jobs=self._process_jobs, processes=processes) < (
+            processes or 1
+        )
+        rest = self._free_slots()
+        return await self._claim(rest, jobs=self._server_jobs) < rest and short
 
     def _free_slots(self) -> int:
         return self.max_running - len(self._jobs) - self._claiming

@@ -1,4 +1,5 @@
-"""Writes that arrive together commit together, and each still fails or succeeds on its own."""
+"""Writes that arrive together commit together, and each still fails or succeeds on its own
+(on both backends: SQLite groups creations, claims and finishes; PostgreSQL creations)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import uuid
 
 import pytest
 
-from server.db import SQLiteStore
+from server.lifespan import open_store
 from server.store import DuplicateTaskError, QueueFullError, Task, TaskStatus
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store(db_path):
-    store = SQLiteStore(db_path)
+async def store(any_settings):
+    store = open_store(any_settings)
     await store.open()
     yield store
     await store.close()
@@ -65,3 +66,25 @@ async def test_a_cancelled_caller_does_not_strand_the_others(store):
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(results[2], asyncio.CancelledError)
     assert all(isinstance(r, Task) for i, r in enumerate(results) if i != 2)
+
+
+async def test_the_same_id_twice_in_a_group_is_created_once(store):
+    task_id = str(uuid.uuid4())
+    results = await asyncio.gather(
+        *(store.create_task(task_id, "sleep", {"wait_time": 0}, 100) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Task) and results[0].id == task_id
+    assert all(isinstance(r, DuplicateTaskError) for r in results[1:])
+    assert (await store.count_tasks())[TaskStatus.PENDING] == 1
+
+
+async def test_a_group_counts_the_tasks_already_queued(store):
+    for _ in range(3):
+        await store.create_task(str(uuid.uuid4()), "sleep", {}, 100)
+    results = await asyncio.gather(
+        *(store.create_task(str(uuid.uuid4()), "sleep", {}, 5) for _ in range(4)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Task) for r in results) == 2
+    assert [r.unfinished for r in results if isinstance(r, QueueFullError)] == [5, 5]

@@ -184,6 +184,56 @@ async def test_running_is_bounded_by_max_running(database):
         assert sorted(gate.runs) == sorted(ids)  # each ran exactly once
 
 
+async def test_the_end_of_a_job_sends_no_claim_when_nothing_is_pending(database):
+    gate = Gate()
+    # A heartbeat far off: only the runner's own reasons to claim count here.
+    async with running(database, gate, max_running=1, heartbeat_interval=60.0) as runner:
+        claims: list[str | None] = []
+        claim_tasks = runner.store.claim_tasks
+
+        async def counted(worker, limit, task_id=None, jobs=None):
+            claims.append(task_id)
+            return await claim_tasks(worker, limit, task_id, jobs)
+
+        runner.store.claim_tasks = counted
+        for _ in range(3):
+            task_id = await submit(runner)
+            await until(lambda t=task_id: _true(gate.started.get(t)))
+            gate.open(task_id)
+            await until(lambda t=task_id: _is(runner, t, TaskStatus.SUCCEEDED))
+        # One full slot: the next submission stays pending, and the end of the job running
+        # claims it.
+        running_id, waiting_id = await submit(runner), await submit(runner)
+        await until(lambda: _true(gate.started.get(running_id)))
+        gate.open(running_id)
+        await until(lambda: _true(gate.started.get(waiting_id)), what="the pending one to start")
+        gate.open(waiting_id)
+        await until(lambda: _is(runner, waiting_id, TaskStatus.SUCCEEDED))
+    # Each submission with a free slot claimed its own task, and the ends of the first three
+    # claimed nothing; after the pending one was submitted, the next end claimed it, and the
+    # end after that looked once more and found the queue empty.
+    assert [c for c in claims if c is None] == [None, None]
+
+
+async def test_a_drained_worker_still_runs_a_task_another_worker_created(database):
+    gate = Gate()
+    async with running(database, gate) as runner:
+        task_id = await submit(runner)
+        gate.open(task_id)
+        await until(lambda: _is(runner, task_id, TaskStatus.SUCCEEDED))
+        # Created through another store, as another worker process or host would: on SQLite
+        # nobody is told (the heartbeat's poll finds it), on PostgreSQL the NOTIFY tells.
+        other = store_of(database)
+        await other.open()
+        try:
+            created = await other.create_task(str(uuid.uuid4()), "gate", {}, 100)
+        finally:
+            await other.close()
+        await until(lambda: _true(gate.started.get(created.id)), what="the runner to take it")
+        gate.open(created.id)
+        await until(lambda: _is(runner, created.id, TaskStatus.SUCCEEDED))
+
+
 async def test_the_sleep_job_reports_progress_while_running(database):
     async with running(database) as runner:
         task_id = await submit(runner, wait_time=20)
