@@ -141,7 +141,14 @@ class TaskRunner:
         if self._free_slots() < 1 or (process and self._free_processes() < 1):
             self._wake_up()
             return
-        await self._claim(1, task.id, processes=1 if process else 0)
+        try:
+            await self._claim(1, task.id, processes=1 if process else 0)
+        except StoreUnavailable as exc:
+            # The 202 is sent and the task is stored, pending: the maintenance loop claims it
+            # once the database answers again. Nothing for the ASGI server to log as a crash.
+            log.warning("could not start task %s now (%s); it stays pending", task.id, exc,
+                        extra={"task_id": task.id})
+            self._wake_up()
 
     def cancel_local(self, task_id: str) -> bool:
         """Stop a job of this worker whose task was just cancelled in the store."""

@@ -21,7 +21,7 @@ import pytest
 from server.db import SQLiteStore
 from server.jobs import JobContext, JobRegistry
 from server.lifespan import open_store
-from server.store import Store, Task, TaskStatus
+from server.store import Store, StoreUnavailable, Task, TaskStatus
 from server.tasks import INTERRUPTED_BY_STOP, TaskRunner
 from tests import postgres
 from tests.conftest import make_settings
@@ -614,3 +614,27 @@ async def test_a_stopping_worker_keeps_its_lease_while_its_jobs_finish(database)
             gate.open(task_id)
             await stopping
         assert await status(a, task_id) is TaskStatus.SUCCEEDED
+
+
+class ClaimsRefusedOnce(Wrapped):
+    """Refuses the first claim of a task by its id (submit's), as a database that went away
+    just after the task's insert."""
+
+    refused = 0
+
+    async def claim_tasks(self, worker, limit, task_id=None, jobs=None) -> list[Task]:
+        if task_id is not None and not self.refused:
+            self.refused += 1
+            raise StoreUnavailable("connection lost")
+        return await self.store.claim_tasks(worker, limit, task_id, jobs)
+
+
+async def test_a_claim_refused_after_the_202_leaves_the_task_pending_for_later(database, caplog):
+    # POST /tasks runs submit() as a background task, after its 202: a database gone then must
+    # not escape as an ASGI crash; the task stays pending and runs once claims work again.
+    caplog.set_level(logging.WARNING, logger="fpx.tasks")
+    async with running(database, wrap=ClaimsRefusedOnce) as runner:
+        task_id = await submit(runner, wait_time=0)
+        assert runner.store.refused == 1
+        await until(lambda: _is(runner, task_id, TaskStatus.SUCCEEDED), 10, what="the later claim")
+    assert f"could not start task {task_id} now" in caplog.text
