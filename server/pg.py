@@ -622,34 +622,32 @@ class PostgresStore:
     async def cancel_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Cancel a pending or running task. Returns the task as it now is (None if unknown)
         and whether this call cancelled it. A trigger tells the host running it."""
-        async def cancel(conn: asyncpg.Connection) -> tuple[Task | None, bool]:
-            row = await conn.fetchrow(
-                f"UPDATE tasks SET status = 'cancelled', finished_at = {NOW} "
-                f"WHERE id = $1 AND status IN ('pending', 'running') RETURNING {TASK_COLUMNS}",
-                task_id,
-            )
-            if row is not None:
-                return _task(row), True
-            row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1", task_id)
-            return (_task(row) if row else None), False
-
-        return await self._call(cancel)
+        return await self._change_task(
+            f"UPDATE tasks SET status = 'cancelled', finished_at = {NOW} "
+            f"WHERE id = $1 AND status IN ('pending', 'running') RETURNING {TASK_COLUMNS}",
+            task_id,
+        )
 
     async def delete_task(self, task_id: str) -> tuple[Task | None, bool]:
         """Remove a finished task. Returns the task as it was (None if unknown) and whether
         this call removed it (False for a pending or running one, which stays)."""
-        async def delete(conn: asyncpg.Connection) -> tuple[Task | None, bool]:
-            row = await conn.fetchrow(
-                "DELETE FROM tasks WHERE id = $1 AND status NOT IN ('pending', 'running') "
-                f"RETURNING {TASK_COLUMNS}",
-                task_id,
-            )
+        return await self._change_task(
+            "DELETE FROM tasks WHERE id = $1 AND status NOT IN ('pending', 'running') "
+            f"RETURNING {TASK_COLUMNS}",
+            task_id,
+        )
+
+    async def _change_task(self, statement: str, task_id: str) -> tuple[Task | None, bool]:
+        """Run `statement` (which returns the task it changed) on one task; when it changed
+        nothing, the task as it is (None if unknown). Whether it changed the task, too."""
+        async def change(conn: asyncpg.Connection) -> tuple[Task | None, bool]:
+            row = await conn.fetchrow(statement, task_id)
             if row is not None:
                 return _task(row), True
             row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1", task_id)
             return (_task(row) if row else None), False
 
-        return await self._call(delete)
+        return await self._call(change)
 
     async def prune_tasks(self, finished_before: float, limit: int) -> int:
         """Remove up to `limit` tasks that finished before `finished_before` (Unix seconds),
