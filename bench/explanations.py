@@ -102,6 +102,20 @@ WHY: dict[str, str] = {
         "'nothing accepted is lost' needs). More hosts pay off where there are more cores, "
         "and where jobs do work."
     ),
+    "`/predict` requests/s with metrics on": (
+        "within this machine's spread, not profiled further: the same code gave 0.88, 0.89 and "
+        "0.95 x in three runs of this figure on 2026-12-06 (0.91 and 0.93 x before that day's "
+        "changes). What metrics cost is known from the `/predict` row's break-down: counting "
+        "and timing each request by route, about 5 us of fpx's 80 us in-process; the "
+        "prometheus-client calls are the documented ones (a labelled child per route, cached)."
+    ),
+    "a 2 s CPU-bound job": (
+        "not a change of fpx's code, and not profiled yet: on 2026-12-06 the same figure gave "
+        "1.15, 1.15 and 1.14 x on this code and 1.16, 1.20 and 1.15 x on the server code of "
+        "the 2026-12-01 run that measured 0.98 x, taking turns in one session. Both sides run "
+        "on the server's CPU; fpx's side also serves the 20 ms status polls and sends the job "
+        "through its process's pipe. What moved the ratio that day is open."
+    ),
     "`/predict` p99 while 8 clients send": (
         "refusing the body is one error, not 8,680 (server/schemas.py's RequestBody); what "
         "remains is FastAPI reading it: py-spy of the server under this load (2026-12-06) has"
