@@ -109,7 +109,6 @@ class TaskRunner:
         # processes notify nobody).
         self._signs = 0
         self._drained_at: int | None = None  # self._signs when a claim last came back short
-        self._next_poll = 0.0
         self._loop: asyncio.Task[None] | None = None
         self._progress_writer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -388,17 +387,17 @@ class TaskRunner:
                     log.exception(what)
                 self._unwritten |= ids
 
-    async def _fill(self) -> None:
+    async def _fill(self, poll: bool = False) -> None:
+        """Claim work for the free slots, unless nothing was pending at the last claim and
+        nothing has said otherwise since; `poll` (the maintenance loop's timer) claims anyway."""
         if self._stopping:
             return
         slots = self._free_slots()
         if slots <= 0:
             return
-        now = time.monotonic()
-        if self._drained_at == self._signs and now < self._next_poll:
+        if self._drained_at == self._signs and not poll:
             return  # nothing pending for this worker since its last claim
         signs = self._signs
-        self._next_poll = now + self.heartbeat_interval
         short = await self._claim_free(slots)
         self._drained_at = signs if short and self._signs == signs else None
 
@@ -495,13 +494,14 @@ class TaskRunner:
             try:
                 while self._lost:
                     await self._log_ended_elsewhere(self._lost.pop(0), "its job is stopped")
-                if time.monotonic() >= next_poll:
+                poll = time.monotonic() >= next_poll
+                if poll:
                     next_poll = time.monotonic() + self.heartbeat_interval
                     polls += 1
                     # Dead workers are rare: look for them every few beats, not every one.
                     if polls % 4 == 0:
                         await self._recover()
-                await self._fill()
+                await self._fill(poll)
             except StoreUnavailable as exc:
                 # A locked or failing database must not end the runner: log and go on.
                 log.warning("task runner maintenance failed (%s); retrying", exc)
